@@ -1,0 +1,1 @@
+"""Accuracy stage: the simple-evals GPQA protocol, its sampler, dataset and reports."""

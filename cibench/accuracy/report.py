@@ -1,0 +1,136 @@
+"""Write one accuracy run's files: the simple-evals-style JSON, an escaped HTML report, a CSV row.
+
+`accuracy.csv` (one row per scenario run, read by header name by the metrics stage) has the
+columns in `ACCURACY_COLUMNS`; a value that does not exist is written as -1.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cibench.accuracy.gpqa import Aggregate, GpqaSample, SampleScore
+from cibench.accuracy.sampler import SamplerResponse
+
+ACCURACY_COLUMNS = ("dataset", "variant", "score", "std", "n", "threshold", "pass", "model")
+ACCURACY_CSV = "accuracy.csv"
+
+
+@dataclass(frozen=True, slots=True)
+class SampleResult:
+    """One prompt, what the server said and what it scored."""
+
+    sample: GpqaSample
+    response: SamplerResponse
+    score: SampleScore
+
+
+def sanitize_model(model: str) -> str:
+    """A served model name made safe for a file name (`Qwen/Qwen3-8B` -> `Qwen_Qwen3-8B`)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("._")
+    return cleaned or "model"
+
+
+def output_stem(directory: Path, dataset: str, model: str, timestamp: str) -> Path:
+    """`<dir>/<dataset>_<model>_<ts>`, with a counter added when that name is already taken."""
+    stem = f"{dataset}_{sanitize_model(model)}_{timestamp}"
+    candidate = directory / stem
+    counter = 1
+    while candidate.with_suffix(".json").exists() or candidate.with_suffix(".html").exists():
+        candidate = directory / f"{stem}_{counter}"
+        counter += 1
+    return candidate
+
+
+def metrics_dict(result: Aggregate) -> dict[str, float | int]:
+    """The simple-evals metric keys: `score`, `score:std`, `chars`, `chars:std`, `n_samples`."""
+    return {
+        "chars": result.chars,
+        "chars:std": result.chars_std,
+        "n_samples": result.n_samples,
+        "score": result.score,
+        "score:std": result.score_std,
+    }
+
+
+def write_json(
+    path: Path,
+    result: Aggregate,
+    config: Mapping[str, Any],
+    extra: Mapping[str, Any],
+) -> None:
+    """The metrics (simple-evals keys, sorted) plus `config` (the profile echo) and `extra`."""
+    document: dict[str, Any] = {**metrics_dict(result), **extra, "config": dict(config)}
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _block(label: str, text: str | None) -> str:
+    shown = "(none)" if text is None else html.escape(text)
+    return f"<h4>{html.escape(label)}</h4>\n<pre>{shown}</pre>\n"
+
+
+def render_html(
+    title: str,
+    result: Aggregate,
+    results: Sequence[SampleResult],
+    conversations: bool,
+    notice: str | None = None,
+) -> str:
+    """A standalone HTML page: metrics table, then each sample (conversation text escaped)."""
+    parts = [
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:auto}"
+        "pre{white-space:pre-wrap;background:#f4f4f4;padding:.5em}"
+        ".ok{color:#070}.bad{color:#a00}td,th{padding:0 1em;text-align:left}</style>",
+        f"</head><body>\n<h1>{html.escape(title)}</h1>",
+    ]
+    if notice:
+        parts.append(f"<p><strong>{html.escape(notice)}</strong></p>")
+    parts.append("<table>")
+    for key, value in metrics_dict(result).items():
+        parts.append(f"<tr><th>{html.escape(key)}</th><td>{value:.4g}</td></tr>")
+    parts.append("</table>")
+    for item in results:
+        sample, response, score = item.sample, item.response, item.score
+        verdict = "ok" if score.score > 0 else "bad"
+        parts.append(
+            f"<hr>\n<h3 class='{verdict}'>sample {sample.index} (question {sample.row_index}): "
+            f"score {score.score:g}, gold {sample.gold}, extracted "
+            f"{html.escape(score.extracted or '(none)')}</h3>"
+        )
+        if response.error:
+            parts.append(f"<p class='bad'>error: {html.escape(response.error)}</p>")
+        if response.finish_reason:
+            parts.append(f"<p>finish_reason: {html.escape(response.finish_reason)}</p>")
+        if conversations:
+            parts.append(_block("user", sample.prompt))
+            if response.reasoning is not None:
+                parts.append(_block("reasoning", response.reasoning))
+            parts.append(_block("assistant", response.content))
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _csv_value(value: object) -> str:
+    if value is None:
+        return "-1"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def append_csv_row(path: Path, row: Mapping[str, object]) -> None:
+    """Append one row to `accuracy.csv`, writing the header when the file is new or empty."""
+    new = not path.exists() or path.stat().st_size == 0
+    with path.open("a", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(ACCURACY_COLUMNS)
+        writer.writerow([_csv_value(row.get(column)) for column in ACCURACY_COLUMNS])
