@@ -1,0 +1,91 @@
+"""`run_simulator`: start `python -m cibench.sim` on a free loopback port for the span of a test."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import IO
+
+import httpx
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def run_simulator(
+    *args: str,
+    startup_timeout: float = 15.0,
+    wait_healthy: bool = True,
+    host: str = "127.0.0.1",
+) -> Iterator[str]:
+    """Run the simulator with extra command-line `args`; yields its base URL (`http://host:port`).
+
+    Waits until `/health` answers 200 (or, with `wait_healthy=False` or `--slow-start-seconds`,
+    until the port answers at all). On exit the process is terminated, then killed after 5 s.
+    A simulator that dies or never comes up raises `RuntimeError` carrying its log.
+    """
+    port = free_port(host)
+    # a file, not a pipe, so a chatty server never blocks; closed in the finally below
+    log = tempfile.TemporaryFile()  # noqa: SIM115
+    cmd = [sys.executable, "-m", "cibench.sim", "--host", host, "--port", str(port), *args]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    base_url = f"http://{host}:{port}"
+    try:
+        _wait_up(proc, base_url, startup_timeout, wait_healthy, log)
+        yield base_url
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+def _wait_up(
+    proc: subprocess.Popen[bytes],
+    base_url: str,
+    timeout: float,
+    wait_healthy: bool,
+    log: IO[bytes],
+) -> None:
+    deadline = time.monotonic() + timeout
+    last_error = "no answer yet"
+    with httpx.Client(timeout=1.0) as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"simulator exited with status {proc.returncode} before becoming healthy: "
+                    f"{_read_log(log)}"
+                )
+            try:
+                status = client.get(f"{base_url}/health").status_code
+            except httpx.TransportError as exc:
+                last_error = repr(exc)
+            else:
+                if status == 200 or not wait_healthy:
+                    return
+                last_error = f"/health answered {status}"
+            time.sleep(0.02)
+    raise RuntimeError(
+        f"simulator at {base_url} not up after {timeout} s ({last_error}): {_read_log(log)}"
+    )
+
+
+def _read_log(log: IO[bytes]) -> str:
+    log.seek(0)
+    return log.read().decode("utf-8", "replace")[-4000:]
