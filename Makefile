@@ -1,0 +1,53 @@
+# cibench developer entry points. `make bench` and `make test` work on a fresh machine:
+# they create .venv (Python 3.11) and install cibench with its pinned dependencies first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+SCENARIO ?= local-sim
+RUN_TYPE ?= pr
+PYTEST_ARGS ?=
+STAMP := $(VENV)/.cibench-installed
+
+.PHONY: help venv bench test lint format typecheck unit configs-lint dashboards clean
+
+help:
+	@echo "make bench [SCENARIO=local-sim RUN_TYPE=pr]  run the PR flow against a scenario"
+	@echo "make test                                     ruff + mypy + the project's own tests"
+	@echo "make lint | format | typecheck | unit | configs-lint | dashboards | clean"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+bench: venv
+	$(BIN)/cibench lint --configs configs > /dev/null || $(BIN)/cibench lint --configs configs
+	$(BIN)/python -m pytest --scenario $(SCENARIO) --run-type $(RUN_TYPE) $(PYTEST_ARGS)
+
+test: venv lint typecheck configs-lint unit
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: venv
+	$(BIN)/mypy
+
+configs-lint: venv
+	$(BIN)/cibench lint --configs configs
+
+unit: venv
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+dashboards: venv
+	$(BIN)/cibench dashboards
+
+clean:
+	rm -rf artifacts .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Configuration: pydantic models for the YAML files under configs/ and their loader."""

@@ -1,0 +1,99 @@
+"""Scenario model: how to reach (and maybe start) the server under test."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Literal
+
+from pydantic import Field, PositiveFloat, model_validator
+
+from cibench.config.base import StrictModel
+
+AUTO_MODEL = "auto"
+URL_SCENARIO_KEY_ENV = "CIBENCH_API_KEY"
+ScenarioMode = Literal["local", "k8s-hybrid", "k8s-pd", "external"]
+Quant = Literal["w8a8", "w4a8", "none"]
+ArgValue = str | int | float | bool | None | list[str | int | float]
+
+
+class Features(StrictModel):
+    """Capability switches; `None` means "probe the server", a bool forces the capability on/off."""
+
+    guided_decoding: bool | None = None
+    function_call: bool | None = None
+    reasoning: bool | None = None
+
+
+class K8sSpec(StrictModel):
+    """Where the user-provided manifests deploy the server and how to reach its NodePort."""
+
+    namespace: str = "default"
+    manifests: list[str] = Field(min_length=1)
+    service_name: str
+    port_name: str | None = None
+    node_port: int | None = Field(default=None, ge=1, le=65535)
+    node_host: str | None = None
+    kubeconfig: str | None = None
+
+
+class PDSpec(StrictModel):
+    """Prefill/decode disaggregation parameters for the `k8s-pd` mode."""
+
+    prefill_params: dict[str, ArgValue] = Field(default_factory=dict)
+    decode_params: dict[str, ArgValue] = Field(default_factory=dict)
+    scheduler_params: dict[str, ArgValue] = Field(default_factory=dict)
+
+
+class Scenario(StrictModel):
+    """One `configs/scenarios/<id>.yaml`: a model served one particular way."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    mode: ScenarioMode
+    model: str
+    served_model_name: str | None = None
+    quant: Quant = "none"
+    features: Features = Features()
+    env: dict[str, str] = Field(default_factory=dict)
+    args: dict[str, ArgValue] = Field(default_factory=dict)
+    command: str | None = None
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=1, le=65535)
+    base_url: str | None = None
+    startup_timeout_seconds: PositiveFloat = 1200.0
+    hardware: str = ""
+    api_key_env: str | None = None
+    reasoning_key: str | None = None
+    k8s: K8sSpec | None = None
+    pd: PDSpec | None = None
+
+    @model_validator(mode="after")
+    def _mode_has_what_it_needs(self) -> Scenario:
+        if self.mode == "local" and not self.command:
+            raise ValueError(
+                "mode 'local' needs 'command' (a template such as 'vllm serve {model} ...')"
+            )
+        if self.mode == "external" and not self.base_url:
+            raise ValueError("mode 'external' needs 'base_url' (e.g. http://127.0.0.1:8000)")
+        if self.mode in ("k8s-hybrid", "k8s-pd") and self.k8s is None:
+            raise ValueError(f"mode '{self.mode}' needs a 'k8s' section")
+        if self.mode == "k8s-pd" and self.pd is None:
+            raise ValueError("mode 'k8s-pd' needs a 'pd' section")
+        return self
+
+    @classmethod
+    def from_url(cls, url: str, model: str = AUTO_MODEL) -> Scenario:
+        """An `external` scenario for `--scenario http://host:port` (model discovered if `auto`)."""
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", url.split("://", 1)[-1]).strip("-") or "external"
+        return cls(
+            id=slug,
+            mode="external",
+            model=model,
+            base_url=url,
+            api_key_env=URL_SCENARIO_KEY_ENV if os.environ.get(URL_SCENARIO_KEY_ENV) else None,
+        )
+
+    @property
+    def model_name(self) -> str:
+        """The name requests must use: `served_model_name`, else `model`."""
+        return self.served_model_name or self.model

@@ -1,0 +1,295 @@
+"""pytest entry point: options, markers, fixtures and thin hooks that call `CibenchSession`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+import openai
+import pytest
+
+from cibench.config.matrix import RUN_TYPES, STAGES, RunType, Stage
+from cibench.config.scenario import Scenario
+from cibench.errors import CibenchError, ConfigError
+from cibench.launch import Endpoint
+from cibench.plan import AccuracyItem, FunctionalItem, PerfItem, StageOff
+from cibench.postsession import PostSession
+from cibench.session import CibenchOptions, CibenchSession, RunContext
+
+SESSION_KEY = pytest.StashKey[CibenchSession]()
+PARAM_STAGES: dict[str, Stage] = {
+    "functional_case": "functional",
+    "perf_point": "perf",
+    "accuracy_run": "accuracy",
+}
+MARKERS = {
+    "functional": "API conformance cases from configs/tests/functional/ (cibench)",
+    "perf": "load points from the scenario's perf profile (cibench)",
+    "accuracy": "simple-evals GPQA from the scenario's accuracy profile (cibench)",
+}
+
+
+def _run_type(value: str) -> RunType:
+    if value not in RUN_TYPES:
+        raise pytest.UsageError(
+            f"--run-type: expected one of {', '.join(RUN_TYPES)}, got {value!r}"
+        )
+    return cast(RunType, value)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cibench", "cibench: benchmark an OpenAI-compatible LLM server")
+    group.addoption(
+        "--scenario",
+        action="append",
+        default=None,
+        metavar="ID",
+        help="scenario id from configs/scenarios/, a providers.yaml id, or a base URL "
+        "such as http://127.0.0.1:8000 (repeatable; default: settings.yaml "
+        "default_scenarios, i.e. local-sim)",
+    )
+    group.addoption(
+        "--run-type",
+        default=os.environ.get("CIBENCH_RUN_TYPE", "pr"),
+        metavar="pr|daily",
+        help="which matrix column to run; daily also pushes "
+        "metrics (default: pr, env CIBENCH_RUN_TYPE)",
+    )
+    group.addoption(
+        "--configs",
+        default=os.environ.get("CIBENCH_CONFIGS"),
+        metavar="DIR",
+        help="configs directory (default: ./configs, env CIBENCH_CONFIGS)",
+    )
+    group.addoption(
+        "--artifacts",
+        default=os.environ.get("CIBENCH_ARTIFACTS"),
+        metavar="DIR",
+        help="where run directories go (default: settings.yaml artifacts_dir, "
+        "env CIBENCH_ARTIFACTS)",
+    )
+    group.addoption(
+        "--pushgateway",
+        default=os.environ.get("CIBENCH_PUSHGATEWAY_URL"),
+        metavar="URL",
+        help="Pushgateway for daily runs (default: settings.yaml "
+        "pushgateway_url, env CIBENCH_PUSHGATEWAY_URL)",
+    )
+    group.addoption(
+        "--baseline",
+        default=os.environ.get("CIBENCH_BASELINE"),
+        metavar="SRC",
+        help="regression baseline: a previous run directory, or 'pushgateway' to "
+        "read the daily group back (default: settings.yaml baseline)",
+    )
+    group.addoption(
+        "--no-gates",
+        action="store_true",
+        default=False,
+        help="report gate verdicts but never change the exit status",
+    )
+    group.addoption(
+        "--run-id",
+        default=os.environ.get("CIBENCH_RUN_ID"),
+        metavar="ID",
+        help="run id (default: a new timestamped id; env CIBENCH_RUN_ID)",
+    )
+    group.addoption(
+        "--metric-prefix",
+        default=os.environ.get("CIBENCH_METRIC_PREFIX"),
+        metavar="PREFIX",
+        help="metric name prefix, may be empty (default: settings.yaml metric_prefix)",
+    )
+    group.addoption(
+        "--model",
+        default=None,
+        metavar="NAME",
+        help="override the scenario's model name (for a base-URL scenario the "
+        "default is the first model GET /v1/models lists)",
+    )
+
+
+def _options(config: pytest.Config) -> CibenchOptions:
+    configs = config.getoption("--configs")
+    if configs is None:
+        configs = "configs" if Path("configs").is_dir() else str(config.rootpath / "configs")
+    artifacts = config.getoption("--artifacts")
+    return CibenchOptions(
+        scenarios=config.getoption("--scenario"),
+        run_type=_run_type(config.getoption("--run-type")),
+        configs_dir=Path(configs),
+        artifacts_dir=Path(artifacts) if artifacts else None,
+        pushgateway_url=config.getoption("--pushgateway"),
+        baseline=config.getoption("--baseline"),
+        gates_enabled=not config.getoption("--no-gates"),
+        run_id=getattr(config, "workerinput", {}).get("cibench_run_id")
+        or config.getoption("--run-id"),
+        metric_prefix=config.getoption("--metric-prefix"),
+        model=config.getoption("--model"),
+    )
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    worker = (
+        os.environ.get("PYTEST_XDIST_WORKER", "master") if _is_xdist_worker(config) else "master"
+    )
+    session = CibenchSession(_options(config), worker_id=worker)
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(PostSession(session), "cibench-post-session")
+    # Tests of one scenario share one server, and perf must never run beside other tests on
+    # it: keep each scenario on one worker (xdist_group marks are set at collection).
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: give every worker the same run id, so all write to one run directory."""
+    node.workerinput["cibench_run_id"] = node.config.stash[SESSION_KEY].run_id
+
+
+def _session(config: pytest.Config) -> CibenchSession:
+    return config.stash[SESSION_KEY]
+
+
+def _usage_error(exc: CibenchError) -> pytest.UsageError:
+    lines = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+    hint = "Run `cibench lint` to check every config without starting a server."
+    return pytest.UsageError("\n".join([*lines, hint]))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    wanted = [name for name in PARAM_STAGES if name in metafunc.fixturenames]
+    if not wanted:
+        return
+    session = _session(metafunc.config)
+    try:
+        plans = session.plans()
+    except CibenchError as exc:
+        raise _usage_error(exc) from exc
+    for argname in wanted:
+        stage = PARAM_STAGES[argname]
+        params = []
+        for plan in plans:
+            if stage in plan.off:
+                off = StageOff(plan.scenario_id, stage, plan.off[stage])
+                params.append(
+                    pytest.param(off, id=off.id, marks=pytest.mark.skip(reason=off.reason))
+                )
+                continue
+            items: list[FunctionalItem] | list[PerfItem] | list[AccuracyItem] = getattr(plan, stage)
+            params.extend(pytest.param(item, id=item.id) for item in items)
+        metafunc.parametrize(argname, params)
+
+
+def _item_param(item: pytest.Item) -> Any:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    for argname in PARAM_STAGES:
+        if argname in callspec.params:
+            return callspec.params[argname]
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order stage tests scenario by scenario, functional → perf → accuracy, and tag them."""
+    order: dict[str, int] = {}
+    keyed: list[tuple[tuple[int, int, int], pytest.Item]] = []
+    for index, item in enumerate(items):
+        param = _item_param(item)
+        if param is None:
+            keyed.append(((-1, 0, index), item))
+            continue
+        scenario_id: str = param.scenario_id
+        stage: Stage = param.stage if isinstance(param, StageOff) else _stage_of(item)
+        rank = order.setdefault(scenario_id, len(order))
+        keyed.append(((rank, STAGES.index(stage), index), item))
+        item.add_marker(pytest.mark.xdist_group(name=scenario_id))
+        item.user_properties.append(("cibench_scenario", scenario_id))
+        item.user_properties.append(("cibench_stage", stage))
+        item.user_properties.append(("cibench_off", isinstance(param, StageOff)))
+    items[:] = [item for _, item in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def _stage_of(item: pytest.Item) -> Stage:
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    for argname, stage in PARAM_STAGES.items():
+        if argname in params:
+            return stage
+    raise AssertionError(f"{item.nodeid} has no cibench parameter")
+
+
+@pytest.fixture(scope="session")
+def cibench_run(pytestconfig: pytest.Config) -> RunContext:
+    """The run: id, run type, configs, settings, run directory, xdist worker id."""
+    try:
+        return _session(pytestconfig).context()
+    except CibenchError as exc:
+        raise _usage_error(exc) from exc
+
+
+@pytest.fixture(scope="session")
+def _cibench_servers(pytestconfig: pytest.Config) -> Iterator[CibenchSession]:
+    session = _session(pytestconfig)
+    yield session
+    session.close_servers()
+
+
+@pytest.fixture
+def scenario(request: pytest.FixtureRequest, _cibench_servers: CibenchSession) -> Scenario:
+    """The scenario of the current stage test."""
+    param = _item_param(request.node)
+    if param is None:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: the 'scenario' and 'server' fixtures need a cibench "
+            f"parameter ({', '.join(PARAM_STAGES)}) in the test's signature."
+        )
+    return _cibench_servers.scenario(param.scenario_id)
+
+
+@pytest.fixture
+def server(scenario: Scenario, _cibench_servers: CibenchSession) -> Endpoint:
+    """The scenario's running server (started once, shared by all its tests)."""
+    try:
+        return _cibench_servers.pool.endpoint(scenario)
+    except CibenchError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def stage_dir(scenario: Scenario, _cibench_servers: CibenchSession) -> Path:
+    """`artifacts/<run_id>/<scenario>/`, where a stage writes its CSV and JSON files."""
+    return _cibench_servers.pool.scenario_dir(scenario.id)
+
+
+@pytest.fixture
+def artifacts(stage_dir: Path) -> Path:
+    """Alias of `stage_dir` (the name SPEC §3 uses)."""
+    return stage_dir
+
+
+@pytest.fixture
+def http_client(server: Endpoint) -> Iterator[httpx.Client]:
+    """An httpx client on the server's base URL with its auth header."""
+    with httpx.Client(base_url=server.base_url, headers=server.headers(), timeout=60.0) as client:
+        yield client
+
+
+@pytest.fixture
+def openai_client(server: Endpoint) -> Iterator[openai.OpenAI]:
+    """The official OpenAI client pointed at the server."""
+    client = openai.OpenAI(base_url=server.api_base, api_key=server.api_key or "EMPTY")
+    yield client
+    client.close()

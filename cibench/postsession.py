@@ -1,0 +1,70 @@
+"""Hooks that run after the tests: record which stages ran, then collect, push, gate, summarise."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import pytest
+
+from cibench.config.matrix import Stage
+from cibench.errors import CibenchError
+from cibench.report.pipeline import PostSessionOptions, PostSessionResult, run_post_session
+from cibench.session import CibenchSession
+
+
+class PostSession:
+    """Registered as a pytest plugin so that its hooks can keep state on the instance.
+
+    Under xdist every process has one, but only the controller (or a run without xdist)
+    writes `session.json` and runs the post-session pipeline; workers only stop their servers.
+    """
+
+    def __init__(self, session: CibenchSession) -> None:
+        self.session = session
+        self.result: PostSessionResult | None = None
+        self.error: str | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if "cibench_scenario" in props and not props.get("cibench_off"):
+            stage = cast(Stage, props["cibench_stage"])
+            self.session.record_stage(str(props["cibench_scenario"]), stage)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.session.close_servers()
+        if hasattr(session.config, "workerinput") or not self.session.stages_seen:
+            return
+        options = self.session.options
+        try:
+            self.session.write_session_json()
+            self.result = run_post_session(
+                self.session.run_dir,
+                self.session.settings,
+                PostSessionOptions(
+                    run_type=options.run_type,
+                    pushgateway_url=options.pushgateway_url
+                    or self.session.settings.pushgateway_url,
+                    baseline=options.baseline or self.session.settings.baseline,
+                    gates_enabled=options.gates_enabled,
+                ),
+            )
+        except CibenchError as exc:
+            # The tests' own results stand; the post-session failure is reported, not raised,
+            # so that nothing already measured is lost.
+            self.error = str(exc)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
+        if self.result.failed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.result is None and self.error is None:
+            return
+        terminalreporter.section("cibench")
+        if self.error is not None:
+            terminalreporter.line(f"post-session failed: {self.error}", red=True)
+        if self.result is not None:
+            for line in self.result.summary_lines:
+                terminalreporter.line(line)
+        terminalreporter.line(f"artifacts: {self.session.run_dir}")
