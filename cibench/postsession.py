@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
 from cibench.config.matrix import Stage
 from cibench.errors import CibenchError
-from cibench.report.pipeline import PostSessionOptions, PostSessionResult, run_post_session
 from cibench.session import CibenchSession
+
+if TYPE_CHECKING:
+    from cibench.report.pipeline import PostSessionResult
 
 
 class PostSession:
@@ -35,6 +37,9 @@ class PostSession:
         self.session.close_servers()
         if hasattr(session.config, "workerinput") or not self.session.stages_seen:
             return
+        # Imported here: the metrics stack is only needed at the end of a stage run.
+        from cibench.report.pipeline import PostSessionOptions, run_post_session
+
         options = self.session.options
         try:
             self.session.write_session_json()
