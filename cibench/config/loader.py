@@ -78,8 +78,10 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{format_location(loc)}: required key is missing."
     if error["type"] == "extra_forbidden":
         return f"{format_location(loc)}: unknown key (typo?)."
-    shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-    return f"{format_location(loc)}: {message}; got {shown}."
+    if isinstance(got, dict | list):
+        # a whole-model check (e.g. "mode 'local' needs 'command'") already says what is wrong
+        return f"{format_location(loc)}: {message}." if loc else f"{message}."
+    return f"{format_location(loc)}: {message}; got {got!r}."
 
 
 def read_yaml(path: Path, problems: list[str]) -> Any:
