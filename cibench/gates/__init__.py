@@ -1,0 +1,1 @@
+"""Completeness, functional, accuracy and regression gates over a run's results."""

@@ -1,0 +1,261 @@
+"""Load a regression baseline: a Pushgateway's daily group or a previous daily run's artifacts.
+
+`--baseline SRC` forms: `http(s)://host:port` (a Pushgateway, read over `/api/v1/metrics`),
+`pushgateway` (the configured `pushgateway_url`), or a path: one run directory
+(`artifacts/<run_id>/`) or an artifacts root, where the newest daily run holding the scenario
+wins. An unreachable or unreadable source raises `BaselineMissing`; a source without a matching
+scenario or load point simply has no points for it (the gates say `no baseline`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cibench.errors import BaselineMissing, CibenchError
+from cibench.gates.rules import Baseline, BaselinePoint, baseline_point
+from cibench.metrics.collect import LoadPointKey, RunResults, collect_run, read_session
+from cibench.metrics.push import BasicAuth, redact_url
+
+PUSHGATEWAY_KEYWORD = "pushgateway"
+DEFAULT_TIMEOUT_S = 10.0
+
+
+def is_url(source: str) -> bool:
+    """Whether a baseline source names an HTTP endpoint rather than a directory."""
+    return source.startswith(("http://", "https://"))
+
+
+def _number(text: Any) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def _key(labels: Mapping[str, str]) -> LoadPointKey:
+    return LoadPointKey(
+        control_method=labels.get("control_method", ""),
+        backend=labels.get("backend", ""),
+        concurrency=labels.get("concurrency", ""),
+        input_len=labels.get("input_len", ""),
+        output_len=labels.get("output_len", ""),
+        growth_rate=labels.get("growth_rate", ""),
+    )
+
+
+def _push_time(group: Mapping[str, Any]) -> float:
+    family = group.get("push_time_seconds") or {}
+    for metric in family.get("metrics") or []:
+        value = _number(metric.get("value"))
+        if value is not None:
+            return value
+    return 0.0
+
+
+def _daily_metrics(family: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(family, Mapping):
+        return []
+    metrics = family.get("metrics") or []
+    return [
+        metric
+        for metric in metrics
+        if isinstance(metric, Mapping) and (metric.get("labels") or {}).get("run_type") == "daily"
+    ]
+
+
+def _group_points(
+    group: Mapping[str, Any], scenario: str, prefix: str
+) -> dict[tuple[str, LoadPointKey], BaselinePoint]:
+    values: dict[LoadPointKey, dict[str, float | None]] = {}
+    for metric in _daily_metrics(group.get(f"{prefix}ttft_seconds")):
+        quantiles = metric.get("quantiles") or {}
+        point = values.setdefault(_key(metric["labels"]), {})
+        point["ttft"] = _number(quantiles.get("0.99"))
+    for metric in _daily_metrics(group.get(f"{prefix}e2e_seconds")):
+        quantiles = metric.get("quantiles") or {}
+        point = values.setdefault(_key(metric["labels"]), {})
+        point["e2e"] = _number(quantiles.get("0.99"))
+    for metric in _daily_metrics(group.get(f"{prefix}requests_per_second")):
+        point = values.setdefault(_key(metric["labels"]), {})
+        point["qps"] = _number(metric.get("value"))
+    return {
+        (scenario, key): BaselinePoint(
+            ttft_p99_s=found.get("ttft"), e2e_p99_s=found.get("e2e"), qps=found.get("qps")
+        )
+        for key, found in values.items()
+    }
+
+
+def parse_pushgateway(
+    payload: Any, *, url: str, scenarios: Collection[str], prefix: str, job: str
+) -> Baseline:
+    """A baseline from the JSON of a Pushgateway's `GET /api/v1/metrics` (pure).
+
+    For each scenario, the group `job` + `scenario` with the newest push time and daily metrics
+    wins (several `instance` values may hold one: different daily runners).
+    """
+    groups = payload.get("data") if isinstance(payload, Mapping) else None
+    if not isinstance(groups, list):
+        raise BaselineMissing(
+            f"Pushgateway {redact_url(url)}: /api/v1/metrics did not return "
+            '{"data": [...]}; is this a Pushgateway (version >= 1.0)?'
+        )
+    chosen: dict[str, tuple[float, str, dict[tuple[str, LoadPointKey], BaselinePoint]]] = {}
+    for group in groups:
+        if not isinstance(group, Mapping):
+            continue
+        labels = group.get("labels") or {}
+        scenario = labels.get("scenario")
+        if labels.get("job") != job or not isinstance(scenario, str) or scenario not in scenarios:
+            continue
+        points = _group_points(group, scenario, prefix)
+        if not points:
+            continue
+        pushed = _push_time(group)
+        if scenario not in chosen or pushed > chosen[scenario][0]:
+            chosen[scenario] = (pushed, labels.get("instance", ""), points)
+    baseline = Baseline(source=f"pushgateway {redact_url(url)}")
+    described = []
+    for scenario, (pushed, instance, points) in sorted(chosen.items()):
+        baseline.points.update(points)
+        when = datetime.fromtimestamp(pushed, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        described.append(f"{scenario}@{instance or '-'} pushed {when}")
+    if described:
+        baseline.source += " (" + "; ".join(described) + ")"
+    return baseline
+
+
+def from_pushgateway(
+    url: str,
+    *,
+    scenarios: Collection[str],
+    prefix: str,
+    job: str,
+    auth: BasicAuth | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Baseline:
+    """Read the daily groups of `job` back from a Pushgateway's HTTP API."""
+    base = url if "://" in url else f"http://{url}"
+    endpoint = base.rstrip("/") + "/api/v1/metrics"
+    try:
+        response = httpx.get(
+            endpoint,
+            auth=(auth.username, auth.password) if auth else None,
+            timeout=timeout_s,
+        )
+        response.raise_for_status()
+        payload = response.json()
+    except httpx.HTTPStatusError as exc:
+        raise BaselineMissing(
+            f"Pushgateway {redact_url(url)}: GET /api/v1/metrics answered "
+            f"{exc.response.status_code}. Check the URL and the basic-auth env vars."
+        ) from exc
+    except (httpx.HTTPError, ValueError) as exc:
+        raise BaselineMissing(
+            f"Pushgateway {redact_url(url)}: cannot read /api/v1/metrics "
+            f"({type(exc).__name__}: {exc}). Is it running and reachable from here?"
+        ) from exc
+    return parse_pushgateway(payload, url=url, scenarios=scenarios, prefix=prefix, job=job)
+
+
+def baseline_from_run(
+    run: RunResults, scenarios: Collection[str]
+) -> dict[tuple[str, LoadPointKey], BaselinePoint]:
+    """The baseline points one run's perf results provide for `scenarios`."""
+    return {
+        (results.scenario, point.key): baseline_point(point)
+        for results in run.scenarios
+        if results.scenario in scenarios
+        for point in results.perf
+    }
+
+
+def _run_time(run_dir: Path) -> float:
+    session = read_session(run_dir)
+    for value in (session.end, session.start):
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value).timestamp()
+            except ValueError:
+                continue
+    return run_dir.stat().st_mtime
+
+
+def from_artifacts(
+    path: Path, *, scenarios: Collection[str], exclude: Path | None = None
+) -> Baseline:
+    """A baseline from one run directory, or from the newest daily runs under an artifacts root."""
+    if not path.exists():
+        raise BaselineMissing(
+            f"baseline {path}: no such directory. Pass a previous daily run's artifacts "
+            "directory (artifacts/<run_id>/) or the artifacts root that holds such runs."
+        )
+    try:
+        if (path / "session.json").exists():
+            run = collect_run(path)
+            return Baseline(source=f"artifacts {path}", points=baseline_from_run(run, scenarios))
+        candidates = []
+        for child in path.iterdir():
+            if not (child / "session.json").exists():
+                continue
+            if exclude is not None and child.resolve() == exclude.resolve():
+                continue
+            if read_session(child).run_type != "daily":
+                continue
+            candidates.append((_run_time(child), child))
+    except (OSError, CibenchError) as exc:
+        raise BaselineMissing(f"baseline {path}: cannot read ({exc}).") from exc
+    baseline = Baseline(source=f"artifacts {path} (no daily run found)")
+    used: list[str] = []
+    remaining = set(scenarios)
+    for _, child in sorted(candidates, reverse=True):
+        if not remaining:
+            break
+        try:
+            run = collect_run(child)
+        except CibenchError:
+            continue
+        points = baseline_from_run(run, remaining)
+        if points:
+            baseline.points.update(points)
+            found = {scenario for scenario, _ in points}
+            remaining -= found
+            used.append(f"{child.name} for {', '.join(sorted(found))}")
+    if used:
+        baseline.source = f"artifacts {path} ({'; '.join(used)})"
+    return baseline
+
+
+def load_baseline(
+    source: str,
+    *,
+    scenarios: Collection[str],
+    prefix: str,
+    job: str,
+    pushgateway_url: str | None = None,
+    auth: BasicAuth | None = None,
+    exclude: Path | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Baseline:
+    """Resolve `source` (URL, `pushgateway` or a path) and load the baseline it names."""
+    if source == PUSHGATEWAY_KEYWORD:
+        if not pushgateway_url:
+            raise BaselineMissing(
+                "baseline 'pushgateway': no Pushgateway URL is configured. Set "
+                "pushgateway_url in configs/settings.yaml or pass --pushgateway URL."
+            )
+        source = pushgateway_url
+    if is_url(source):
+        return from_pushgateway(
+            source, scenarios=scenarios, prefix=prefix, job=job, auth=auth, timeout_s=timeout_s
+        )
+    return from_artifacts(Path(source), scenarios=scenarios, exclude=exclude)

@@ -1,0 +1,341 @@
+"""The gates as pure rules: run results, a baseline and thresholds in, ordered verdicts out.
+
+Order (SPEC §8): completeness (server started, every expected stage left results, perf failure
+ratio, token mismatches), functional failures, accuracy below threshold, then regressions
+against the baseline for the same scenario and load point (TTFT P99, E2E P99, QPS).
+A value that is missing gives `no data`, a missing baseline gives `no baseline`: neither passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cibench.config.settings import GateThresholds
+from cibench.metrics.collect import LoadPointKey, PerfPoint, RunResults, ScenarioResults
+
+Status = Literal["pass", "fail", "no data", "no baseline"]
+
+GATE_ORDER = (
+    "completeness",
+    "failure_ratio",
+    "token_mismatch",
+    "functional",
+    "accuracy",
+    "ttft_p99",
+    "e2e_p99",
+    "qps",
+)
+"""Every gate name, in the order gates are evaluated and reported."""
+
+TTFT_P99_COLUMN = "TP99_TTFT(s)"
+E2E_P99_COLUMN = "TP99_E2E(s)"
+QPS_COLUMN = "QPS"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One gate's finding for one scenario (and load point, suite or dataset)."""
+
+    gate: str
+    stage: str
+    scenario: str
+    subject: str
+    metric: str
+    current: float | None
+    baseline: float | None = None
+    threshold: float | None = None
+    status: Status = "pass"
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """True when the gate tripped (`no data` / `no baseline` are not failures)."""
+        return self.status == "fail"
+
+    @property
+    def delta(self) -> float | None:
+        """Relative change against the baseline (`0.12` = +12%), or None without one."""
+        if self.current is None or self.baseline is None or self.baseline == 0:
+            return None
+        return self.current / self.baseline - 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class BaselinePoint:
+    """The baseline's numbers for one scenario and load point (None = not available)."""
+
+    ttft_p99_s: float | None
+    e2e_p99_s: float | None
+    qps: float | None
+
+
+@dataclass(slots=True)
+class Baseline:
+    """Baseline numbers by (scenario, load point), with a description of where they came from."""
+
+    source: str
+    points: dict[tuple[str, LoadPointKey], BaselinePoint] = field(default_factory=dict)
+
+    def lookup(self, scenario: str, key: LoadPointKey) -> BaselinePoint | None:
+        """The baseline for one scenario and load point, or None when it has none."""
+        return self.points.get((scenario, key))
+
+
+def baseline_point(point: PerfPoint) -> BaselinePoint:
+    """What a perf summary row contributes to a baseline."""
+    return BaselinePoint(
+        ttft_p99_s=point.value(TTFT_P99_COLUMN),
+        e2e_p99_s=point.value(E2E_P99_COLUMN),
+        qps=point.value(QPS_COLUMN),
+    )
+
+
+def token_mismatch_ratio(point: PerfPoint) -> float | None:
+    """Requests whose completion tokens differed from the asked output length, over requests."""
+    mismatches = point.value("Token_Mismatch")
+    requests = point.value("Num_Requests")
+    if requests is None:
+        success, failures = point.value("Success"), point.value("Failures")
+        if success is not None and failures is not None:
+            requests = success + failures
+    if mismatches is None or not requests:
+        return None
+    return mismatches / requests
+
+
+def _upper_bound(
+    gate: str,
+    stage: str,
+    scenario: str,
+    subject: str,
+    metric: str,
+    current: float | None,
+    limit: float,
+) -> Verdict:
+    """`current <= limit` passes; None is `no data`."""
+    if current is None:
+        return Verdict(gate, stage, scenario, subject, metric, None, None, limit, "no data")
+    status: Status = "fail" if current > limit else "pass"
+    return Verdict(gate, stage, scenario, subject, metric, current, None, limit, status)
+
+
+def completeness(results: ScenarioResults, thresholds: GateThresholds) -> list[Verdict]:
+    """Did the server start, did every expected stage leave results, were requests healthy."""
+    scenario = results.scenario
+    verdicts: list[Verdict] = []
+    if results.launch_error is not None:
+        lines = results.launch_error.strip().splitlines() or ["launch failed"]
+        verdicts.append(
+            Verdict(
+                "completeness",
+                "server",
+                scenario,
+                "",
+                "server started",
+                0.0,
+                status="fail",
+                detail=lines[0][:200],
+            )
+        )
+    for stage in results.expected_stages:
+        has = results.has_results(stage)
+        verdicts.append(
+            Verdict(
+                "completeness",
+                stage,
+                scenario,
+                "",
+                "stage results",
+                1.0 if has else 0.0,
+                status="pass" if has else "fail",
+                detail="" if has else f"{stage} was expected but left no results",
+            )
+        )
+    for point in results.perf:
+        subject = point.key.describe()
+        verdicts.append(
+            _upper_bound(
+                "failure_ratio",
+                "perf",
+                scenario,
+                subject,
+                "failure ratio",
+                point.value("Fail_Rate"),
+                thresholds.max_failure_ratio,
+            )
+        )
+        verdicts.append(
+            _upper_bound(
+                "token_mismatch",
+                "perf",
+                scenario,
+                subject,
+                "token mismatch ratio",
+                token_mismatch_ratio(point),
+                thresholds.max_token_mismatch_ratio,
+            )
+        )
+    return verdicts
+
+
+def functional(results: ScenarioResults) -> list[Verdict]:
+    """One verdict per functional suite: any failed or errored case fails it."""
+    verdicts: list[Verdict] = []
+    suites: dict[str, list[str]] = {}
+    for case in results.functional:
+        failed = suites.setdefault(case.suite, [])
+        if case.failed:
+            failed.append(case.case_id)
+    for suite, failed in suites.items():
+        detail = ", ".join(failed[:5]) + (" …" if len(failed) > 5 else "")
+        verdicts.append(
+            Verdict(
+                "functional",
+                "functional",
+                results.scenario,
+                suite,
+                "failed cases",
+                float(len(failed)),
+                None,
+                0.0,
+                "fail" if failed else "pass",
+                detail,
+            )
+        )
+    return verdicts
+
+
+def accuracy(results: ScenarioResults) -> list[Verdict]:
+    """One verdict per accuracy row: a score below its threshold fails."""
+    verdicts: list[Verdict] = []
+    for row in results.accuracy:
+        subject = f"{row.dataset}/{row.variant}" if row.variant else row.dataset
+        if row.score is None:
+            status: Status = "no data"
+        elif row.threshold is not None:
+            status = "fail" if row.score < row.threshold else "pass"
+        elif row.passed is not None:
+            status = "pass" if row.passed else "fail"
+        else:
+            status = "pass"
+        verdicts.append(
+            Verdict(
+                "accuracy",
+                "accuracy",
+                results.scenario,
+                subject,
+                "score",
+                row.score,
+                None,
+                row.threshold,
+                status,
+            )
+        )
+    return verdicts
+
+
+def _relative(
+    gate: str,
+    scenario: str,
+    subject: str,
+    metric: str,
+    current: float | None,
+    baseline: float | None,
+    limit: float,
+    higher_is_worse: bool,
+) -> Verdict:
+    if baseline is None or baseline <= 0:
+        detail = "no matching baseline" if baseline is None else "baseline is 0"
+        return Verdict(
+            gate, "perf", scenario, subject, metric, current, baseline, limit, "no baseline", detail
+        )
+    if current is None:
+        return Verdict(gate, "perf", scenario, subject, metric, None, baseline, limit, "no data")
+    change = current / baseline - 1.0
+    worse = change > limit if higher_is_worse else change < -limit
+    return Verdict(
+        gate,
+        "perf",
+        scenario,
+        subject,
+        metric,
+        current,
+        baseline,
+        limit,
+        "fail" if worse else "pass",
+    )
+
+
+def regressions(
+    results: ScenarioResults, baseline: Baseline | None, thresholds: GateThresholds
+) -> list[Verdict]:
+    """TTFT P99 and E2E P99 may not rise, QPS may not fall, beyond the thresholds."""
+    verdicts: list[Verdict] = []
+    for point in results.perf:
+        found = baseline.lookup(results.scenario, point.key) if baseline else None
+        base = found or BaselinePoint(None, None, None)
+        subject = point.key.describe()
+        scenario = results.scenario
+        verdicts += [
+            _relative(
+                "ttft_p99",
+                scenario,
+                subject,
+                "TTFT P99 (s)",
+                point.value(TTFT_P99_COLUMN),
+                base.ttft_p99_s,
+                thresholds.ttft_p99_increase,
+                higher_is_worse=True,
+            ),
+            _relative(
+                "e2e_p99",
+                scenario,
+                subject,
+                "E2E P99 (s)",
+                point.value(E2E_P99_COLUMN),
+                base.e2e_p99_s,
+                thresholds.e2e_p99_increase,
+                higher_is_worse=True,
+            ),
+            _relative(
+                "qps",
+                scenario,
+                subject,
+                "QPS",
+                point.value(QPS_COLUMN),
+                base.qps,
+                thresholds.qps_decrease,
+                higher_is_worse=False,
+            ),
+        ]
+    return verdicts
+
+
+def evaluate(
+    current: RunResults, baseline: Baseline | None, thresholds: GateThresholds
+) -> list[Verdict]:
+    """Every gate for every scenario of the run, in gate order within each scenario."""
+    verdicts: list[Verdict] = []
+    for results in current.scenarios:
+        verdicts += completeness(results, thresholds)
+        verdicts += functional(results)
+        verdicts += accuracy(results)
+        verdicts += regressions(results, baseline, thresholds)
+    return verdicts
+
+
+def gate_outcomes(verdicts: list[Verdict]) -> Mapping[tuple[str, str], bool]:
+    """Per (scenario, gate): False if any verdict failed, True if any passed and none failed.
+
+    Gates with only `no data` / `no baseline` verdicts are left out (they neither pass nor fail).
+    """
+    outcome: dict[tuple[str, str], bool] = {}
+    for verdict in verdicts:
+        key = (verdict.scenario, verdict.gate)
+        if verdict.status == "fail":
+            outcome[key] = False
+        elif verdict.status == "pass":
+            outcome.setdefault(key, True)
+    return outcome

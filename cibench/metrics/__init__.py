@@ -1,0 +1,1 @@
+"""Turn a run's artifacts into Prometheus metrics: collect, build, write and push."""

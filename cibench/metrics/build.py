@@ -1,0 +1,324 @@
+"""Turn run results and gate verdicts into a dedicated `CollectorRegistry` (SPEC §7 names, labels).
+
+Pure: no file, clock or network. Latency percentiles become Prometheus summaries (a `quantile`
+label plus `_sum`/`_count`), averages, maxima and minima become gauges. A value that is not
+available is left out, never written as 0 or -1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from cibench.gates.rules import Verdict, gate_outcomes
+from cibench.metrics.collect import PerfPoint, RunResults, ScenarioResults
+
+HIGH_FAILURE_RATIO = 0.2
+"""`high_failure_ratio` is 1 above this failure ratio (SPEC §7)."""
+
+LATENCY_NAMES = {
+    "TTFT": ("ttft", "Time to first token"),
+    "TPOT": ("tpot", "Time per output token after the first"),
+    "E2E": ("e2e", "End-to-end request latency"),
+    "ITL": ("itl", "Inter-token latency"),
+    "TIME_BETWEEN_FIRST_AND_SECOND_TOKEN": (
+        "time_between_first_and_second_token",
+        "Time between the first and the second token",
+    ),
+    "SERVER_TTFT": ("server_ttft", "Server-side time to first token"),
+    "SERVER_TPOT": ("server_tpot", "Server-side time per output token"),
+    "SERVER_E2E": ("server_e2e", "Server-side end-to-end request latency"),
+    "SERVER_QUEUE_TIME": ("server_queue_time", "Server-side queueing time"),
+    "SERVER_PREFILL_TIME": ("server_prefill_time", "Server-side prefill time"),
+    "SERVER_DECODE_TIME": ("server_decode_time", "Server-side decode time"),
+}
+"""Summary-CSV latency family -> metric stem (`TTFT` -> `ttft_seconds`, `ttft_avg_seconds`)."""
+
+PER_REQUEST_FAMILIES = frozenset({"TTFT", "TPOT", "E2E", "TIME_BETWEEN_FIRST_AND_SECOND_TOKEN"})
+"""Families with one value per successful request, so `_count` = successes, `_sum` = avg x count."""
+
+GAUGE_COLUMNS = (
+    ("requests_per_second", "QPS", "Successful requests per second at the load point."),
+    (
+        "output_token_throughput_tokens_per_second",
+        "Output_Token_Throughput(tokens/s)",
+        "Generated tokens per second at the load point.",
+    ),
+    (
+        "total_token_throughput_tokens_per_second",
+        "Total_Token_Throughput(tokens/s)",
+        "Prompt plus generated tokens per second at the load point.",
+    ),
+    ("failure_ratio", "Fail_Rate", "Failed requests over requests at the load point (0-1)."),
+    ("server_preemptions", "SERVER_PREEMPTIONS", "Server preemptions during the load point."),
+)
+
+_STAT_COLUMN = re.compile(
+    r"^(?:TP(?P<pct>\d+(?:\.\d+)?)|(?P<stat>AVG|MAX|MIN))_(?P<family>[A-Z0-9_]+)\((?P<unit>s|ms)\)$"
+)
+_UNIT_SCALE = {"s": 1.0, "ms": 0.001}
+
+
+@dataclass(frozen=True, slots=True)
+class StatColumn:
+    """A parsed summary column name such as `TP99_TTFT(s)` or `AVG_SERVER_TTFT(ms)`."""
+
+    stem: str
+    description: str
+    quantile: str | None
+    stat: str | None
+    family: str
+    scale: float
+
+
+def parse_stat_column(column: str) -> StatColumn | None:
+    """`TP99_TTFT(s)` -> quantile "0.99" of `ttft`; `MAX_E2E(s)` -> stat "max"; else None."""
+    match = _STAT_COLUMN.match(column)
+    if match is None or match["family"] not in LATENCY_NAMES:
+        return None
+    pct = match["pct"]
+    quantile = str((Decimal(pct) / 100).normalize()) if pct is not None else None
+    stat = match["stat"].lower() if match["stat"] else None
+    stem, description = LATENCY_NAMES[match["family"]]
+    return StatColumn(
+        stem=stem,
+        description=description,
+        quantile=quantile,
+        stat=stat,
+        family=match["family"],
+        scale=_UNIT_SCALE[match["unit"]],
+    )
+
+
+class _Families:
+    """Metric families in first-seen order, so every family's samples stay together."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.by_name: dict[str, Metric] = {}
+
+    def family(self, name: str, documentation: str, kind: str) -> Metric:
+        full = self.prefix + name
+        if full not in self.by_name:
+            self.by_name[full] = Metric(full, documentation, kind)
+        return self.by_name[full]
+
+    def gauge(self, name: str, documentation: str, labels: dict[str, str], value: float) -> None:
+        self.family(name, documentation, "gauge").add_sample(self.prefix + name, labels, value)
+
+    def counter(self, name: str, documentation: str, labels: dict[str, str], value: float) -> None:
+        """A per-run count whose name must end in `_total` (`name` is given without it)."""
+        metric = self.family(name, documentation, "counter")
+        metric.add_sample(self.prefix + name + "_total", labels, value)
+
+
+class _StaticCollector(Collector):
+    """Yields fixed, already built metric families."""
+
+    def __init__(self, families: Sequence[Metric]) -> None:
+        self._families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families
+
+
+def scenario_labels(run: RunResults, results: ScenarioResults) -> dict[str, str]:
+    """Labels every metric of a scenario carries (empty values left out)."""
+    labels = {
+        "model": results.model,
+        "quant": results.quant,
+        "scenario": results.scenario,
+        "run_type": run.run_type,
+        "commit": run.commit,
+        "branch": run.branch,
+        "run_id": run.run_id,
+    }
+    return {name: value for name, value in labels.items() if value}
+
+
+def scenario_succeeded(results: ScenarioResults) -> bool:
+    """The server started and every expected stage left results."""
+    return results.launch_error is None and all(
+        results.has_results(stage) for stage in results.expected_stages
+    )
+
+
+def _perf_point(families: _Families, base: dict[str, str], point: PerfPoint) -> None:
+    labels = {**base, **point.key.labels()}
+    for name, column, documentation in GAUGE_COLUMNS:
+        value = point.value(column)
+        if value is not None:
+            families.gauge(name, documentation, labels, value)
+    fail_rate = point.value("Fail_Rate")
+    if fail_rate is not None:
+        families.gauge(
+            "high_failure_ratio",
+            f"1 when failure_ratio > {HIGH_FAILURE_RATIO}, else 0.",
+            labels,
+            1.0 if fail_rate > HIGH_FAILURE_RATIO else 0.0,
+        )
+    successes = point.value("Success")
+    quantiles: dict[str, list[tuple[str, float]]] = {}
+    averages: dict[str, float] = {}
+    families_seen: dict[str, str] = {}
+    descriptions: dict[str, str] = {}
+    for column, raw in point.values.items():
+        parsed = parse_stat_column(column)
+        if parsed is None or raw is None:
+            continue
+        value = raw * parsed.scale
+        families_seen[parsed.stem] = parsed.family
+        descriptions[parsed.stem] = parsed.description
+        if parsed.quantile is not None:
+            quantiles.setdefault(parsed.stem, []).append((parsed.quantile, value))
+        elif parsed.stat is not None:
+            families.gauge(
+                f"{parsed.stem}_{parsed.stat}_seconds",
+                f"{parsed.description}, {parsed.stat} over the load point's requests, in seconds.",
+                labels,
+                value,
+            )
+            if parsed.stat == "avg":
+                averages[parsed.stem] = value
+    for stem, samples in quantiles.items():
+        name = f"{stem}_seconds"
+        metric = families.family(
+            name, f"{descriptions[stem]} over the load point's requests, in seconds.", "summary"
+        )
+        full = families.prefix + name
+        for quantile, value in sorted(samples, key=lambda item: float(item[0])):
+            metric.add_sample(full, {**labels, "quantile": quantile}, value)
+        average = averages.get(stem)
+        per_request = families_seen[stem] in PER_REQUEST_FAMILIES
+        if per_request and successes is not None and (average is not None or successes == 0):
+            metric.add_sample(full + "_sum", labels, (average or 0.0) * successes)
+            metric.add_sample(full + "_count", labels, successes)
+
+
+def _functional(
+    families: _Families, base: dict[str, str], results: ScenarioResults, per_case: bool
+) -> None:
+    suites: dict[str, list[bool | None]] = {}
+    for case in results.functional:
+        outcome = None if case.skipped else not case.failed
+        suites.setdefault(case.suite, []).append(outcome)
+        if per_case and outcome is not None:
+            families.gauge(
+                "functional_case_pass",
+                "1 when the functional case passed, 0 when it failed (skipped cases absent).",
+                {**base, "suite": case.suite, "case_id": case.case_id},
+                1.0 if outcome else 0.0,
+            )
+    for suite, outcomes in suites.items():
+        labels = {**base, "suite": suite}
+        ran = [outcome for outcome in outcomes if outcome is not None]
+        families.counter(
+            "functional_cases",
+            "Functional cases in the suite, skipped ones included.",
+            labels,
+            float(len(outcomes)),
+        )
+        families.gauge(
+            "functional_cases_failed",
+            "Functional cases that failed or errored.",
+            labels,
+            float(sum(1 for outcome in ran if not outcome)),
+        )
+        if ran:
+            families.gauge(
+                "functional_pass_ratio",
+                "Passed over run (not skipped) functional cases (0-1).",
+                labels,
+                sum(1 for outcome in ran if outcome) / len(ran),
+            )
+
+
+def _accuracy(families: _Families, base: dict[str, str], results: ScenarioResults) -> None:
+    for row in results.accuracy:
+        if row.score is None:
+            continue
+        labels = {**base, "dataset": row.dataset}
+        if row.variant:
+            labels["variant"] = row.variant
+        families.gauge("accuracy_score", "Accuracy score of the dataset (0-1).", labels, row.score)
+
+
+def _run(
+    families: _Families,
+    run: RunResults,
+    results: ScenarioResults,
+    base: dict[str, str],
+    gates: dict[str, bool],
+    now_s: float,
+) -> None:
+    info = {
+        **base,
+        "hardware": results.hardware,
+        "vllm_version": results.vllm_version or "",
+        "mode": results.mode,
+        "served_model_name": results.served_model_name,
+        "cibench_version": run.cibench_version,
+    }
+    families.gauge(
+        "run_info",
+        "Provenance of the run (value is always 1).",
+        {name: value for name, value in info.items() if value},
+        1.0,
+    )
+    if scenario_succeeded(results):
+        families.gauge(
+            "last_success_timestamp_seconds",
+            "When the scenario last finished with every expected stage's results (Unix time).",
+            base,
+            run.end_s if run.end_s is not None else now_s,
+        )
+    for gate, passed in gates.items():
+        families.gauge(
+            "gate_pass",
+            "1 when the gate passed, 0 when it failed (absent: no data/baseline).",
+            {**base, "gate": gate},
+            1.0 if passed else 0.0,
+        )
+
+
+def build_registry(
+    run: RunResults,
+    verdicts: Sequence[Verdict],
+    *,
+    prefix: str,
+    now_s: float,
+    scenarios: Collection[str] | None = None,
+) -> CollectorRegistry:
+    """A fresh registry holding the metrics of `run` (only `scenarios` when given).
+
+    :param verdicts: the gate verdicts of the run; they become `gate_pass{gate}`.
+    :param prefix: `metric_prefix` from the settings; may be empty.
+    :param now_s: the Unix time used for `last_success_timestamp_seconds` when the session
+        file has no end time.
+    """
+    families = _Families(prefix)
+    outcomes = gate_outcomes(list(verdicts))
+    per_case = run.run_type == "daily"
+    for results in run.scenarios:
+        if scenarios is not None and results.scenario not in scenarios:
+            continue
+        base = scenario_labels(run, results)
+        for point in results.perf:
+            _perf_point(families, base, point)
+        _functional(families, base, results, per_case)
+        _accuracy(families, base, results)
+        gates = {
+            gate: passed
+            for (scenario, gate), passed in outcomes.items()
+            if scenario == results.scenario
+        }
+        _run(families, run, results, base, gates, now_s)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_StaticCollector(list(families.by_name.values())))
+    return registry

@@ -1,0 +1,1 @@
+"""The post-session pipeline and its terminal summary and `gates.json`."""

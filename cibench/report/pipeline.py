@@ -1,0 +1,242 @@
+"""The post-session entry point: collect artifacts, run gates, write metrics, push, summarise.
+
+Called once per session (the xdist controller, or the only process) after `session.json` is
+written. Nothing here raises for a problem with the run itself: every problem becomes a line of
+the summary and, where it matters, `PostSessionResult.failed`.
+
+Exit status (`PostSessionResult.exit_code`, applied by the session when the tests passed):
+  0  everything the run type requires passed
+  6  EXIT_GATE_FAILED: a PR run with a failing gate (daily runs only warn)
+  7  EXIT_PUSH_FAILED: a daily run whose push did not happen (gateway unreachable, refused,
+     not configured) or whose artifacts could not be read
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cibench.config.settings import Settings
+from cibench.errors import BaselineMissing, CibenchError, PushError
+from cibench.gates.baseline import load_baseline
+from cibench.gates.rules import Baseline, Verdict, evaluate
+from cibench.metrics.build import build_registry
+from cibench.metrics.collect import RunResults, collect_run
+from cibench.metrics.push import auth_from_env, push_registry, redact_url, write_metrics_file
+from cibench.report.summary import render_table, write_gates_json
+
+EXIT_GATE_FAILED = 6
+EXIT_PUSH_FAILED = 7
+METRICS_FILE = "metrics.prom"
+GATES_FILE = "gates.json"
+
+
+@dataclass(frozen=True, slots=True)
+class PostSessionOptions:
+    """What the session decided (CLI and env overrides already applied)."""
+
+    run_type: str
+    pushgateway_url: str | None
+    baseline: str | None
+    gates_enabled: bool
+    instance: str | None = None
+    """Grouping-key `instance`; None = this machine's hostname."""
+    push_timeout_s: float = 10.0
+
+
+@dataclass(slots=True)
+class PostSessionResult:
+    """What the session needs back: whether to fail, and what to print."""
+
+    failed: bool
+    summary_lines: list[str]
+    exit_code: int = 0
+    verdicts: list[Verdict] = field(default_factory=list)
+    push_error: str | None = None
+    metrics_path: Path | None = None
+    gates_path: Path | None = None
+
+
+def _load_baseline(
+    run: RunResults, settings: Settings, options: PostSessionOptions, environ: Mapping[str, str]
+) -> tuple[Baseline | None, str]:
+    if not options.baseline:
+        return None, "baseline: none configured (regression gates say `no baseline`)"
+    try:
+        auth = auth_from_env(
+            environ, settings.pushgateway_user_env, settings.pushgateway_password_env
+        )
+        baseline = load_baseline(
+            options.baseline,
+            scenarios=[results.scenario for results in run.scenarios],
+            prefix=settings.metric_prefix,
+            job=settings.job,
+            pushgateway_url=options.pushgateway_url,
+            auth=auth,
+            exclude=run.run_dir,
+            timeout_s=options.push_timeout_s,
+        )
+    except (BaselineMissing, PushError) as exc:
+        return None, f"baseline: unavailable: {exc}"
+    return baseline, f"baseline: {baseline.source}"
+
+
+def push_run(
+    run: RunResults,
+    verdicts: Sequence[Verdict],
+    settings: Settings,
+    url: str,
+    *,
+    instance: str,
+    environ: Mapping[str, str],
+    now_s: float,
+    timeout_s: float = 10.0,
+) -> tuple[list[str], list[str]]:
+    """PUT each scenario as its own group; return (summary lines, error lines)."""
+    lines: list[str] = []
+    errors: list[str] = []
+    try:
+        auth = auth_from_env(
+            environ, settings.pushgateway_user_env, settings.pushgateway_password_env
+        )
+    except PushError as exc:
+        return [], [f"push: FAILED: {exc}"]
+    for results in run.scenarios:
+        registry = build_registry(
+            run,
+            verdicts,
+            prefix=settings.metric_prefix,
+            now_s=now_s,
+            scenarios={results.scenario},
+        )
+        grouping_key = {"instance": instance, "scenario": results.scenario}
+        try:
+            push_registry(url, settings.job, grouping_key, registry, auth=auth, timeout_s=timeout_s)
+        except PushError as exc:
+            errors.append(f"push: FAILED: {exc}")
+        else:
+            lines.append(
+                f"push: {redact_url(url)} job={settings.job} instance={instance} "
+                f"scenario={results.scenario}: ok"
+            )
+    return lines, errors
+
+
+def _scenario_notes(run: RunResults) -> list[str]:
+    notes = []
+    for results in run.scenarios:
+        if results.launch_error is not None:
+            first = (results.launch_error.strip().splitlines() or ["(no message)"])[0]
+            notes.append(f"scenario {results.scenario}: server failed to start: {first}")
+        missing = [stage for stage in results.expected_stages if not results.has_results(stage)]
+        if missing:
+            notes.append(
+                f"scenario {results.scenario}: no results from {', '.join(missing)} "
+                f"(expected: {', '.join(results.expected_stages)})"
+            )
+        notes += [f"scenario {results.scenario}: {problem}" for problem in results.problems]
+    return notes
+
+
+def run_post_session(
+    run_dir: Path,
+    settings: Settings,
+    options: PostSessionOptions,
+    *,
+    environ: Mapping[str, str] | None = None,
+    now_s: float | None = None,
+) -> PostSessionResult:
+    """Collect `run_dir`, gate it, write `metrics.prom` and `gates.json`, push when daily."""
+    environ = os.environ if environ is None else environ
+    now_s = time.time() if now_s is None else now_s
+    daily = options.run_type == "daily"
+    lines = [f"cibench post-session ({options.run_type} run, {run_dir})"]
+    try:
+        run = collect_run(run_dir)
+    except CibenchError as exc:
+        lines.append(f"artifacts: cannot read the run: {exc}")
+        return PostSessionResult(
+            failed=True,
+            summary_lines=lines,
+            exit_code=EXIT_PUSH_FAILED if daily else EXIT_GATE_FAILED,
+        )
+    lines += _scenario_notes(run)
+
+    verdicts: list[Verdict] = []
+    if options.gates_enabled:
+        baseline, baseline_line = _load_baseline(run, settings, options, environ)
+        lines.append(baseline_line)
+        verdicts = evaluate(run, baseline, settings.gates)
+        lines += render_table(verdicts)
+    else:
+        lines.append("gates: disabled (--no-gates)")
+
+    metrics_path = run_dir / METRICS_FILE
+    registry = build_registry(run, verdicts, prefix=settings.metric_prefix, now_s=now_s)
+    write_metrics_file(metrics_path, registry)
+    lines.append(f"metrics: {metrics_path}")
+
+    push_error: str | None = None
+    if daily:
+        if options.pushgateway_url:
+            push_lines, errors = push_run(
+                run,
+                verdicts,
+                settings,
+                options.pushgateway_url,
+                instance=options.instance or socket.gethostname(),
+                environ=environ,
+                now_s=now_s,
+                timeout_s=options.push_timeout_s,
+            )
+            lines += push_lines + errors
+            push_error = "\n".join(errors) or None
+        else:
+            push_error = (
+                "push: FAILED: a daily run pushes, but no Pushgateway is configured. Pass "
+                "--pushgateway URL or set pushgateway_url in configs/settings.yaml; the "
+                f"metrics are in {metrics_path}."
+            )
+            lines.append(push_error)
+    else:
+        lines.append(f"push: skipped ({options.run_type} runs never push)")
+
+    gate_failed = any(verdict.failed for verdict in verdicts)
+    exit_code = 0
+    if daily and push_error is not None:
+        exit_code = EXIT_PUSH_FAILED
+    elif not daily and gate_failed:
+        exit_code = EXIT_GATE_FAILED
+    gates_path = run_dir / GATES_FILE
+    write_gates_json(
+        gates_path,
+        {
+            "run_id": run.run_id,
+            "run_type": options.run_type,
+            "gates_enabled": options.gates_enabled,
+            "baseline": options.baseline,
+            "failed": exit_code != 0,
+            "gate_failed": gate_failed,
+            "push_error": push_error,
+            "exit_code": exit_code,
+        },
+        verdicts,
+    )
+    lines.append(f"gates: {gates_path}")
+    if gate_failed:
+        failing = sorted({f"{v.scenario}:{v.gate}" for v in verdicts if v.failed})
+        effect = "warning only on daily runs" if daily else "the run fails"
+        lines.append(f"gates: FAILED {', '.join(failing)} ({effect})")
+    return PostSessionResult(
+        failed=exit_code != 0,
+        summary_lines=lines,
+        exit_code=exit_code,
+        verdicts=verdicts,
+        push_error=push_error,
+        metrics_path=metrics_path,
+        gates_path=gates_path,
+    )
