@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import openai
@@ -37,7 +37,7 @@ def _run_type(value: str) -> RunType:
         raise pytest.UsageError(
             f"--run-type: expected one of {', '.join(RUN_TYPES)}, got {value!r}"
         )
-    return cast(RunType, value)
+    return value
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -176,7 +176,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     try:
         plans = session.plans()
     except CibenchError as exc:
-        raise _usage_error(exc) from exc
+        # Raised from pytest_collection_modifyitems instead: an error raised here would be
+        # shown as a collection traceback rather than a plain usage error.
+        session.plan_error = exc
+        for argname in wanted:
+            metafunc.parametrize(argname, [])
+        return
     for argname in wanted:
         stage = PARAM_STAGES[argname]
         params = []
@@ -202,8 +207,11 @@ def _item_param(item: pytest.Item) -> Any:
     return None
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Order stage tests scenario by scenario, functional → perf → accuracy, and tag them."""
+    error = _session(config).plan_error
+    if error is not None:
+        raise _usage_error(error)
     order: dict[str, int] = {}
     keyed: list[tuple[tuple[int, int, int], pytest.Item]] = []
     for index, item in enumerate(items):

@@ -60,8 +60,10 @@ class PostSession:
             self.error = str(exc)
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
             return
+        # Failed tests keep pytest's own code (1); a run whose tests passed but whose gates or
+        # push failed gets the pipeline's code (6: gate, 7: push) so CI can tell them apart.
         if self.result.failed and session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            session.exitstatus = self.result.exit_code or pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.result is None and self.error is None:

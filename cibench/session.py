@@ -13,6 +13,7 @@ from cibench.config.loader import ConfigSet, load_configs
 from cibench.config.matrix import RunType, Stage
 from cibench.config.scenario import Scenario
 from cibench.config.settings import Settings
+from cibench.errors import CibenchError
 from cibench.plan import ScenarioPlan, build_plan
 from cibench.runinfo import detect_branch, detect_commit, new_run_id, utc_now_iso
 from cibench.servers import RunFacts, ServerPool
@@ -65,6 +66,7 @@ class CibenchSession:
     _commit: str | None = None
     _branch: str | None = None
     stages_seen: dict[str, list[Stage]] = field(default_factory=dict)
+    plan_error: CibenchError | None = None
 
     @property
     def run_id(self) -> str:

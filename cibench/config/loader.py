@@ -197,6 +197,8 @@ def cross_reference_problems(configs: ConfigSet, matrix_path: Path) -> list[str]
     provider_ids = {p.id for p in configs.providers.providers}
     suite_names = {s.suite for s in configs.functional_suites}
     case_ids = {f"{s.suite}::{c.id}" for s in configs.functional_suites for c in s.cases}
+    perf_names = set(configs.perf_profiles) | _stems(configs.root / "tests" / "perf" / "profiles")
+    accuracy_names = set(configs.accuracy_profiles) | _stems(configs.root / "tests" / "accuracy")
     for scenario_id, by_run_type in configs.matrix.scenarios.items():
         where = f"{matrix_path}: scenarios.{scenario_id}"
         if scenario_id not in configs.scenarios and scenario_id not in provider_ids:
@@ -205,15 +207,17 @@ def cross_reference_problems(configs: ConfigSet, matrix_path: Path) -> list[str]
                 f"(files in {configs.root / 'scenarios'}) or a providers.yaml id."
             )
         for run_type, entry in by_run_type.items():
-            if entry.perf and entry.perf_profile not in configs.perf_profiles:
+            perf_profile = entry.perf_profile or run_type
+            accuracy_profile = entry.accuracy_profile or run_type
+            if entry.perf and perf_profile not in perf_names:
                 problems.append(
-                    f"{where}.{run_type}.perf_profile: '{entry.perf_profile}' is not a file "
+                    f"{where}.{run_type}.perf_profile: '{perf_profile}' is not a file "
                     f"in {configs.root / 'tests/perf/profiles'} "
                     f"(have {sorted(configs.perf_profiles)})."
                 )
-            if entry.accuracy and entry.accuracy_profile not in configs.accuracy_profiles:
+            if entry.accuracy and accuracy_profile not in accuracy_names:
                 problems.append(
-                    f"{where}.{run_type}.accuracy_profile: '{entry.accuracy_profile}' is not a "
+                    f"{where}.{run_type}.accuracy_profile: '{accuracy_profile}' is not a "
                     f"file in {configs.root / 'tests/accuracy'} "
                     f"(have {sorted(configs.accuracy_profiles)})."
                 )
@@ -225,6 +229,11 @@ def cross_reference_problems(configs: ConfigSet, matrix_path: Path) -> list[str]
                             f"suite ({sorted(suite_names)}) nor a 'suite::case_id'."
                         )
     return problems
+
+
+def _stems(directory: Path) -> set[str]:
+    """Names of the YAML files in `directory`, parsed or not (a broken file is reported once)."""
+    return {path.stem for path in directory.glob("*.y*ml")} if directory.is_dir() else set()
 
 
 def load_configs(root: Path) -> ConfigSet:
