@@ -61,28 +61,53 @@ class PostSessionResult:
     gates_path: Path | None = None
 
 
-def _load_baseline(
-    run: RunResults, settings: Settings, options: PostSessionOptions, environ: Mapping[str, str]
+def resolve_baseline(
+    run: RunResults,
+    settings: Settings,
+    source: str | None,
+    *,
+    pushgateway_url: str | None,
+    environ: Mapping[str, str],
+    timeout_s: float = 10.0,
 ) -> tuple[Baseline | None, str]:
-    if not options.baseline:
+    """Load the baseline named by `source`; return it (None when unavailable) and a summary line."""
+    if not source:
         return None, "baseline: none configured (regression gates say `no baseline`)"
     try:
         auth = auth_from_env(
             environ, settings.pushgateway_user_env, settings.pushgateway_password_env
         )
         baseline = load_baseline(
-            options.baseline,
+            source,
             scenarios=[results.scenario for results in run.scenarios],
             prefix=settings.metric_prefix,
             job=settings.job,
-            pushgateway_url=options.pushgateway_url,
+            pushgateway_url=pushgateway_url,
             auth=auth,
             exclude=run.run_dir,
-            timeout_s=options.push_timeout_s,
+            timeout_s=timeout_s,
         )
     except (BaselineMissing, PushError) as exc:
         return None, f"baseline: unavailable: {exc}"
+    if not baseline.points:
+        return baseline, f"baseline: {baseline.source}: nothing matches this run's scenarios"
     return baseline, f"baseline: {baseline.source}"
+
+
+def write_metrics(
+    run: RunResults, verdicts: Sequence[Verdict], settings: Settings, now_s: float
+) -> Path:
+    """Write `<run_dir>/metrics.prom` holding every scenario's metrics; return its path."""
+    path = run.run_dir / METRICS_FILE
+    registry = build_registry(run, verdicts, prefix=settings.metric_prefix, now_s=now_s)
+    write_metrics_file(path, registry)
+    return path
+
+
+def failing_gates_line(verdicts: Sequence[Verdict], effect: str) -> str | None:
+    """`gates: FAILED scenario:gate, ... (effect)`, or None when nothing failed."""
+    failing = sorted({f"{v.scenario}:{v.gate}" for v in verdicts if v.failed})
+    return f"gates: FAILED {', '.join(failing)} ({effect})" if failing else None
 
 
 def push_run(
@@ -168,16 +193,21 @@ def run_post_session(
 
     verdicts: list[Verdict] = []
     if options.gates_enabled:
-        baseline, baseline_line = _load_baseline(run, settings, options, environ)
+        baseline, baseline_line = resolve_baseline(
+            run,
+            settings,
+            options.baseline,
+            pushgateway_url=options.pushgateway_url,
+            environ=environ,
+            timeout_s=options.push_timeout_s,
+        )
         lines.append(baseline_line)
         verdicts = evaluate(run, baseline, settings.gates)
         lines += render_table(verdicts)
     else:
         lines.append("gates: disabled (--no-gates)")
 
-    metrics_path = run_dir / METRICS_FILE
-    registry = build_registry(run, verdicts, prefix=settings.metric_prefix, now_s=now_s)
-    write_metrics_file(metrics_path, registry)
+    metrics_path = write_metrics(run, verdicts, settings, now_s)
     lines.append(f"metrics: {metrics_path}")
 
     push_error: str | None = None
@@ -227,10 +257,9 @@ def run_post_session(
         verdicts,
     )
     lines.append(f"gates: {gates_path}")
-    if gate_failed:
-        failing = sorted({f"{v.scenario}:{v.gate}" for v in verdicts if v.failed})
-        effect = "warning only on daily runs" if daily else "the run fails"
-        lines.append(f"gates: FAILED {', '.join(failing)} ({effect})")
+    failing = failing_gates_line(verdicts, "warning only" if daily else "the run fails")
+    if failing:
+        lines.append(failing)
     return PostSessionResult(
         failed=exit_code != 0,
         summary_lines=lines,

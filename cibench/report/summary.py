@@ -94,3 +94,25 @@ def write_gates_json(path: Path, document: dict[str, Any], verdicts: Sequence[Ve
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def read_verdicts(path: Path) -> list[Verdict]:
+    """The verdicts stored in a `gates.json` (an empty list when the file does not exist)."""
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [
+        Verdict(
+            gate=str(record["gate"]),
+            stage=str(record["stage"]),
+            scenario=str(record["scenario"]),
+            subject=str(record.get("subject") or ""),
+            metric=str(record["metric"]),
+            current=record.get("current"),
+            baseline=record.get("baseline"),
+            threshold=record.get("threshold"),
+            status=record["verdict"],
+            detail=str(record.get("detail") or ""),
+        )
+        for record in data.get("verdicts", [])
+    ]

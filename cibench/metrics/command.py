@@ -1,0 +1,94 @@
+"""`cibench push ARTIFACTS_RUN_DIR [--pushgateway URL]`: push a saved daily run's metrics again.
+
+Exit status: 0 pushed, 7 the push failed (gateway unreachable or refusing), 2 the run directory,
+the settings or the run type is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+from cibench.config.loader import parse_model, read_yaml
+from cibench.config.settings import Settings
+from cibench.errors import CibenchError, ConfigError
+from cibench.metrics.collect import collect_run
+from cibench.report.pipeline import EXIT_PUSH_FAILED, GATES_FILE, push_run, write_metrics
+from cibench.report.summary import read_verdicts
+
+
+def load_settings(configs_dir: Path) -> Settings:
+    """`<configs_dir>/settings.yaml` (defaults when the file does not exist)."""
+    path = configs_dir / "settings.yaml"
+    if not path.exists():
+        return Settings()
+    problems: list[str] = []
+    settings = parse_model(path, read_yaml(path, problems), Settings, problems)
+    if problems or settings is None:
+        raise ConfigError(problems or [f"{path}: cannot read settings."])
+    return settings
+
+
+def resolve_run_dir(value: str, artifacts: str) -> Path:
+    """A run directory given as a path, or as a run id under the artifacts directory."""
+    path = Path(value)
+    if not (path / "session.json").exists() and (Path(artifacts) / value / "session.json").exists():
+        return Path(artifacts) / value
+    return path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `cibench push`."""
+    parser.add_argument(
+        "run_dir",
+        metavar="ARTIFACTS_RUN_DIR",
+        help="a run directory (artifacts/<run_id>) or run id",
+    )
+    parser.add_argument(
+        "--pushgateway", metavar="URL", help="Pushgateway URL (default: settings pushgateway_url)"
+    )
+    parser.add_argument(
+        "--instance", help="grouping-key instance label (default: this machine's hostname)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="push a run whose run type is not daily"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Rebuild the run's metrics (gate results from its gates.json) and PUT them per scenario."""
+    settings = load_settings(Path(args.configs))
+    run_dir = resolve_run_dir(args.run_dir, args.artifacts)
+    results = collect_run(run_dir)
+    if results.run_type != "daily" and not args.force:
+        raise CibenchError(
+            f"{run_dir}: a '{results.run_type}' run; only daily runs are pushed, because a push "
+            "replaces the scenario's daily group. Pass --force to push it anyway."
+        )
+    url = args.pushgateway or settings.pushgateway_url
+    if not url:
+        raise CibenchError(
+            "no Pushgateway: pass --pushgateway URL or set pushgateway_url in "
+            f"{Path(args.configs) / 'settings.yaml'}."
+        )
+    now_s = time.time()
+    verdicts = read_verdicts(run_dir / GATES_FILE)
+    print(f"metrics: {write_metrics(results, verdicts, settings, now_s)}")
+    lines, errors = push_run(
+        results,
+        verdicts,
+        settings,
+        url,
+        instance=args.instance or socket.gethostname(),
+        environ=os.environ,
+        now_s=now_s,
+    )
+    for line in lines:
+        print(line)
+    for line in errors:
+        print(line, file=sys.stderr)
+    return EXIT_PUSH_FAILED if errors else 0
