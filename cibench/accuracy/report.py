@@ -37,15 +37,16 @@ def sanitize_model(model: str) -> str:
     return cleaned or "model"
 
 
-def output_stem(directory: Path, dataset: str, model: str, timestamp: str) -> Path:
-    """`<dir>/<dataset>_<model>_<ts>`, with a counter added when that name is already taken."""
+def output_paths(directory: Path, dataset: str, model: str, timestamp: str) -> tuple[Path, Path]:
+    """`<dir>/<dataset>_<model>_<ts>.json` and `.html`, with a counter added when taken."""
     stem = f"{dataset}_{sanitize_model(model)}_{timestamp}"
-    candidate = directory / stem
+    candidate = stem
     counter = 1
-    while candidate.with_suffix(".json").exists() or candidate.with_suffix(".html").exists():
-        candidate = directory / f"{stem}_{counter}"
+    # names are built by appending: Path.with_suffix would cut "Qwen2.5-7B" at its dot
+    while (directory / f"{candidate}.json").exists() or (directory / f"{candidate}.html").exists():
+        candidate = f"{stem}_{counter}"
         counter += 1
-    return candidate
+    return directory / f"{candidate}.json", directory / f"{candidate}.html"
 
 
 def metrics_dict(result: Aggregate) -> dict[str, float | int]:

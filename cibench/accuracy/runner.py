@@ -48,7 +48,8 @@ class AccuracyOutcome:
         text = (
             f"{self.dataset} {self.variant} accuracy {self.score:.4f} (std {self.score_std:.4f}) "
             f"{verdict} the threshold {self.threshold:.4f} on n={self.n_samples} samples "
-            f"({self.n_questions} questions x {self.n_repeats} repeats; scenario "
+            f"({self.n_questions} questions x {self.n_repeats} "
+            f"repeat{'s' if self.n_repeats > 1 else ''}; scenario "
             f"'{self.scenario_id}', profile '{self.profile_name}', model '{self.model}')."
         )
         if self.errors or self.null_content:
@@ -129,10 +130,9 @@ def _write_outputs(
     )
     out_dir = stage_dir / "accuracy"
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = report.output_stem(
+    json_path, html_path = report.output_paths(
         out_dir, profile.dataset, endpoint.model, moment.strftime("%Y%m%d_%H%M%S")
     )
-    json_path, html_path = stem.with_suffix(".json"), stem.with_suffix(".html")
     csv_path = stage_dir / report.ACCURACY_CSV
     n_questions = len({item.sample.row_index for item in results})
     outcome = AccuracyOutcome(

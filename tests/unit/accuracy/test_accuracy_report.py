@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cibench.accuracy.dataset import load_dataset
-from cibench.accuracy.report import ACCURACY_COLUMNS, append_csv_row, output_stem, sanitize_model
+from cibench.accuracy.report import ACCURACY_COLUMNS, append_csv_row, output_paths, sanitize_model
 from cibench.accuracy.synthetic import SOURCE_LABEL, generate_rows, main
 from cibench.config.accuracy import AccuracyProfile
 
@@ -29,12 +29,13 @@ def test_model_names_become_safe_file_names(served: str, safe: str) -> None:
     assert sanitize_model(served) == safe
 
 
-def test_output_stem_never_overwrites(tmp_path: Path) -> None:
-    first = output_stem(tmp_path, "gpqa", "m/x", "20260101_000000")
-    assert first == tmp_path / "gpqa_m_x_20260101_000000"
-    first.with_suffix(".json").write_text("{}")
-    assert output_stem(tmp_path, "gpqa", "m/x", "20260101_000000") == (
-        tmp_path / "gpqa_m_x_20260101_000000_1"
+def test_output_paths_keep_dots_and_never_overwrite(tmp_path: Path) -> None:
+    json_path, html_path = output_paths(tmp_path, "gpqa", "Qwen/Qwen2.5-7B", "20260101_000000")
+    assert json_path == tmp_path / "gpqa_Qwen_Qwen2.5-7B_20260101_000000.json"
+    assert html_path == tmp_path / "gpqa_Qwen_Qwen2.5-7B_20260101_000000.html"
+    json_path.write_text("{}")
+    assert output_paths(tmp_path, "gpqa", "Qwen/Qwen2.5-7B", "20260101_000000")[0] == (
+        tmp_path / "gpqa_Qwen_Qwen2.5-7B_20260101_000000_1.json"
     )
 
 

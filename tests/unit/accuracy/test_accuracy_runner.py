@@ -144,7 +144,7 @@ def test_threshold_pass_and_fail(sim_url: str, synthetic_csv: Path, tmp_path: Pa
     assert not failing.passed
     assert failing.summary().startswith(
         f"gpqa synthetic accuracy {score:.4f} (std {failing.score_std:.4f}) is below the "
-        f"threshold {score + 0.05:.4f} on n=10 samples (10 questions x 1 repeats; scenario "
+        f"threshold {score + 0.05:.4f} on n=10 samples (10 questions x 1 repeat; scenario "
         f"'acc-test', profile 'pr', model '{SIM_MODEL}')."
     )
     with (tmp_path / "out/accuracy.csv").open(newline="") as handle:
