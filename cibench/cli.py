@@ -33,40 +33,53 @@ def _load(module: str) -> Subcommand:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser; only lists the subcommands (their modules load on use)."""
+    listing = "\n".join(f"  {name:<11} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items())
     parser = argparse.ArgumentParser(
-        prog="cibench", description="CI benchmark suite for vLLM / OpenAI-compatible servers."
+        prog="cibench",
+        description="CI benchmark suite for vLLM / OpenAI-compatible servers.",
+        epilog=f"commands:\n{listing}\n\n`cibench COMMAND --help` shows a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cibench {__version__}")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module, help_text) in SUBCOMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument(
-            "--configs",
-            default="configs",
-            metavar="DIR",
-            help="configs directory (default: configs)",
-        )
-        sub.add_argument(
-            "--artifacts",
-            default="artifacts",
-            metavar="DIR",
-            help="artifacts directory (default: artifacts)",
-        )
-        sub.set_defaults(module=module)
-        _load(module).add_arguments(sub)
+    parser.add_argument("command", choices=list(SUBCOMMANDS), metavar="COMMAND")
     return parser
 
 
+def build_subparser(name: str) -> tuple[argparse.ArgumentParser, Subcommand]:
+    """The parser of one subcommand, with the common options and its module's own."""
+    module_name, help_text = SUBCOMMANDS[name]
+    module = _load(module_name)
+    parser = argparse.ArgumentParser(prog=f"cibench {name}", description=help_text)
+    parser.add_argument(
+        "--configs", default="configs", metavar="DIR", help="configs directory (default: configs)"
+    )
+    parser.add_argument(
+        "--artifacts",
+        default="artifacts",
+        metavar="DIR",
+        help="artifacts directory (default: artifacts)",
+    )
+    module.add_arguments(parser)
+    return parser, module
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    top = build_parser()
+    if not arguments or arguments[0].startswith("-"):
+        top.parse_args(arguments or ["--help"])  # prints help/version, or errors, and exits
+    command = top.parse_args(arguments[:1]).command
+    parser, module = build_subparser(command)
+    args = parser.parse_args(arguments[1:])
+    args.command = command
     try:
-        return _load(args.module).run(args)
+        return module.run(args)
     except CibenchError as exc:
-        print(f"cibench {args.command}: {exc}", file=sys.stderr)
+        print(f"cibench {command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"cibench {args.command}: interrupted", file=sys.stderr)
+        print(f"cibench {command}: interrupted", file=sys.stderr)
         return 130
 
 
