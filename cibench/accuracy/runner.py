@@ -98,8 +98,10 @@ def run_profile(
 
     :param configs_root: the configs directory; relative dataset paths are resolved against it.
     :param stage_dir: the scenario's artifacts directory; files go to `stage_dir/accuracy/`.
+    :param now: the run's start time (default: the current UTC time), used in file names.
     :raises DatasetError: when the dataset is missing or malformed (nothing is sent then).
     """
+    moment = now or datetime.now(UTC)  # the run's start names its files
     rows, source = load_dataset(profile, configs_root)
     samples = gpqa.build_samples(rows, profile.sample_count, profile.n_repeats, profile.seed)
     with ChatSampler(sampler_config(profile, endpoint)) as sampler:
@@ -108,7 +110,7 @@ def run_profile(
     if aggregate is None:  # build_samples never returns an empty list for a non-empty file
         raise RuntimeError("no samples were evaluated")
     return _write_outputs(
-        profile, endpoint, source, results, aggregate, stage_dir, profile_name, now
+        profile, endpoint, source, results, aggregate, stage_dir, profile_name, moment
     )
 
 
@@ -120,9 +122,8 @@ def _write_outputs(
     aggregate: gpqa.Aggregate,
     stage_dir: Path,
     profile_name: str,
-    now: datetime | None,
+    moment: datetime,
 ) -> AccuracyOutcome:
-    moment = now or datetime.now(UTC)
     variant = "synthetic" if profile.synthetic else profile.variant
     errors = [item.response.error for item in results if item.response.error]
     null_content = sum(
