@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cibench.accuracy.dataset import load_dataset
 from cibench.accuracy.runner import run_profile
 from cibench.config.loader import load_configs
 from cibench.errors import CibenchError, ConfigError
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dataset_path is not None:
             absolute = str(Path(args.dataset_path).expanduser().resolve())
             profile = profile.model_copy(update={"dataset_path": absolute, "dataset_url": None})
+        load_dataset(profile, configs.root)  # fail before starting a server that may load for long
         stage_dir = Path(args.artifacts) / new_run_id() / scenario.id
         stage_dir.mkdir(parents=True, exist_ok=True)
         with open_endpoint(scenario, stage_dir) as endpoint:

@@ -92,6 +92,7 @@ def test_missing_dataset_exits_2_with_the_message(
     err = capsys.readouterr().err
     assert err.startswith("cibench accuracy: GPQA dataset not found: dataset_path")
     assert str(configs / "datasets/nowhere.csv") in err
+    assert not (tmp_path / "artifacts").exists()  # checked before any server is reached
 
 
 def test_unknown_profile_lists_the_known_ones(
