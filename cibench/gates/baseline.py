@@ -20,7 +20,7 @@ import httpx
 from cibench.errors import BaselineMissing, CibenchError
 from cibench.gates.rules import Baseline, BaselinePoint, baseline_point
 from cibench.metrics.collect import LoadPointKey, RunResults, collect_run, read_session
-from cibench.metrics.push import BasicAuth, redact_url
+from cibench.metrics.push import BasicAuth, redact_url, split_credentials
 
 PUSHGATEWAY_KEYWORD = "pushgateway"
 DEFAULT_TIMEOUT_S = 10.0
@@ -142,6 +142,8 @@ def from_pushgateway(
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Baseline:
     """Read the daily groups of `job` back from a Pushgateway's HTTP API."""
+    url, url_auth = split_credentials(url)
+    auth = auth or url_auth
     base = url if "://" in url else f"http://{url}"
     endpoint = base.rstrip("/") + "/api/v1/metrics"
     try:

@@ -11,7 +11,7 @@ import urllib.error
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from prometheus_client import CollectorRegistry, push_to_gateway, write_to_textfile
 from prometheus_client.exposition import basic_auth_handler, default_handler
@@ -58,6 +58,15 @@ def redact_url(url: str) -> str:
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def split_credentials(url: str) -> tuple[str, BasicAuth | None]:
+    """The URL without `user:password@`, and those credentials (None when the URL has none)."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.username is None:
+        return url, None
+    auth = BasicAuth(unquote(parts.username), unquote(parts.password or ""))
+    return redact_url(url), auth
 
 
 def write_metrics_file(path: Path, registry: CollectorRegistry) -> None:
@@ -110,8 +119,11 @@ def push_registry(
 ) -> None:
     """PUT `registry` to `url` as the group `job` + `grouping_key` (replacing that group only).
 
-    Raises `PushError` naming the gateway and group after `1 + retries` failed attempts.
+    Credentials in the URL (`http://user:password@host`) are used when `auth` is None. Raises
+    `PushError` naming the gateway (never the password) after `1 + retries` failed attempts.
     """
+    url, url_auth = split_credentials(url)
+    auth = auth or url_auth
     group = "/".join(f"{name}={value}" for name, value in grouping_key.items())
     attempts = 1 + max(retries, 0)
     reason = ""

@@ -9,15 +9,17 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from cibench.accuracy.report import append_csv_row
 from cibench.perf.csvio import Cell, append_summary_row
@@ -267,3 +269,38 @@ def promtool_check(path: Path) -> str:
     if done.returncode != 0 or output.strip():
         raise AssertionError(f"promtool check metrics {path} (rc {done.returncode}):\n{output}")
     return output
+
+
+def require_tool(found: str | None, what: str, package: str) -> str:
+    """The tool's path; skip the test when it is absent, but fail when running in CI."""
+    if found:
+        return found
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} is not on PATH but CI=true: install it (apt-get install {package}).")
+    pytest.skip(f"{what} not installed (apt-get install {package}); CI installs it.")
+
+
+@pytest.fixture(scope="session")
+def pushgateway_server() -> Iterator[str]:
+    """One real Pushgateway on 127.0.0.1 for the test session; yields its URL."""
+    binary = require_tool(pushgateway_binary(), "prometheus-pushgateway", "prometheus-pushgateway")
+    with run_pushgateway(binary) as url:
+        yield url
+
+
+@pytest.fixture
+def pushgateway(pushgateway_server: str) -> str:
+    """The session's Pushgateway, emptied before the test."""
+    wipe_pushgateway(pushgateway_server)
+    return pushgateway_server
+
+
+@pytest.fixture
+def check_metrics() -> Callable[[Path], str]:
+    """`check_metrics(path)`: `promtool check metrics` must accept the file."""
+    require_tool(shutil.which("promtool"), "promtool", "prometheus")
+    return promtool_check
+
+
+TEST_FIXTURES = ("pushgateway_server", "pushgateway", "check_metrics")
+"""Fixtures a conftest re-exports with `from cibench.metrics.testing import ...`."""
