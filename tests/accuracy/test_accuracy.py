@@ -33,4 +33,5 @@ def test_accuracy(
     except DatasetError as exc:
         pytest.fail(f"profile '{accuracy_run.profile_name}': {exc}", pytrace=False)
     print(outcome.summary())
-    assert outcome.passed, outcome.summary()
+    if not outcome.passed:
+        pytest.fail(outcome.summary(), pytrace=False)
