@@ -32,6 +32,6 @@ def test_accuracy(
         )
     except DatasetError as exc:
         pytest.fail(f"profile '{accuracy_run.profile_name}': {exc}", pytrace=False)
-    print(outcome.summary())
     if not outcome.passed:
         pytest.fail(outcome.summary(), pytrace=False)
+    print(outcome.summary())  # shown with -rA
