@@ -32,6 +32,8 @@ GATE_ORDER = (
 TTFT_P99_COLUMN = "TP99_TTFT(s)"
 E2E_P99_COLUMN = "TP99_E2E(s)"
 QPS_COLUMN = "QPS"
+ROUNDING_SLACK = 1e-9
+"""Ratios within this of a limit count as on it (0.55/0.5 - 1 is 0.10000000000000009)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,7 @@ def _upper_bound(
     """`current <= limit` passes; None is `no data`."""
     if current is None:
         return Verdict(gate, stage, scenario, subject, metric, None, None, limit, "no data")
-    status: Status = "fail" if current > limit else "pass"
+    status: Status = "fail" if current > limit + ROUNDING_SLACK else "pass"
     return Verdict(gate, stage, scenario, subject, metric, current, None, limit, status)
 
 
@@ -254,7 +256,7 @@ def _relative(
     if current is None:
         return Verdict(gate, "perf", scenario, subject, metric, None, baseline, limit, "no data")
     change = current / baseline - 1.0
-    worse = change > limit if higher_is_worse else change < -limit
+    worse = change > limit + ROUNDING_SLACK if higher_is_worse else change < -limit - ROUNDING_SLACK
     return Verdict(
         gate,
         "perf",
