@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from aiohttp import web
 
 from cibench.sim.app import Simulator
 from cibench.sim.options import parse_options
+from cibench.sim.waits import new_event_loop
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,7 +27,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("cibench.sim").info(
         "serving %s on http://%s:%d", options.model_names[0], options.host, options.port
     )
-    web.run_app(app, host=options.host, port=options.port, print=None, access_log=access_log)
+    # microsecond timers: the default epoll loop would round every token deadline up to 1 ms
+    loop = new_event_loop()
+    asyncio.set_event_loop(loop)
+    web.run_app(
+        app,
+        host=options.host,
+        port=options.port,
+        print=None,
+        access_log=access_log,
+        loop=loop,
+    )
     return 0
 
 

@@ -22,14 +22,11 @@ from cibench.sim.options import SimOptions
 from cibench.sim.plan import ChoicePlan, PlanSettings, plan_choices
 from cibench.sim.protocol import ApiError, GenRequest
 from cibench.sim.render import DONE, Renderer, RenderSettings, error_body, sse
+from cibench.sim.waits import Waker
 
 log = logging.getLogger("cibench.sim")
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-# asyncio's epoll wait rounds its timeout up to whole milliseconds, so a sleep to a deadline
-# wakes up to 1 ms late; waking this much early and emitting when within the margin centres
-# the error on zero instead of +0.5 ms.
-_EARLY_WAKE_S = 0.0005
 
 
 class Simulator:
@@ -78,6 +75,7 @@ class Simulator:
         self._exported_preemptions = 0
         self._waiters: dict[int, asyncio.Future[None]] = {}
         self._plan_settings = PlanSettings(options.reasoning, options.ignore_json_schema)
+        self._waker = Waker(clock, options.busy_wait_ms * ms)
 
     # ---- app wiring --------------------------------------------------------------------------
 
@@ -228,7 +226,7 @@ class Simulator:
             echo=req.echo,
         )
         steps = max(p.num_tokens for p in plans)
-        seq = self.engine.submit(prompt_tokens, steps, weight=len(plans))
+        seq = self.engine.submit(prompt_tokens, steps, weight=len(plans), arrival_s=arrival)
         self.metrics.prompt_tokens.inc(prompt_tokens)
         timings = _Timings()
         try:
@@ -320,12 +318,11 @@ class Simulator:
                 continue
             if seq.state is SeqState.FINISHED:
                 raise RuntimeError(f"sequence {seq.seq_id} finished before its last token")
-            delay = seq.deadline_s - self._clock()
-            if delay > _EARLY_WAKE_S:
-                await asyncio.sleep(delay - _EARLY_WAKE_S)
-                continue
-            self.engine.complete_token(seq)
-            return
+            if self._waker.due(seq.deadline_s):
+                self.engine.complete_token(seq)
+                return
+            # re-checked after waking: a preemption may have moved the deadline meanwhile
+            await self._waker.sleep_toward(seq.deadline_s)
 
     def _wake(self, seq: Sequence) -> None:
         waiter = self._waiters.pop(seq.seq_id, None)

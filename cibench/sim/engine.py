@@ -135,18 +135,32 @@ class Engine:
         """Preemptions since start."""
         return self._counters.preemptions
 
-    def submit(self, prompt_tokens: int, output_tokens: int, weight: int = 1) -> Sequence:
-        """Queue a new request and admit what fits; returns its sequence."""
+    def submit(
+        self,
+        prompt_tokens: int,
+        output_tokens: int,
+        weight: int = 1,
+        arrival_s: float | None = None,
+    ) -> Sequence:
+        """Queue a new request and admit what fits; returns its sequence.
+
+        :param arrival_s: when the request reached the server (default: now); a request admitted
+            at once starts its prefill then, so parsing time is not added to its TTFT.
+        """
+        now = self._clock()
+        arrival = now if arrival_s is None else min(arrival_s, now)
         seq = Sequence(
             seq_id=self._next_id,
             prompt_tokens=prompt_tokens,
             output_tokens=max(0, output_tokens),
             weight=max(1, weight),
-            arrival_s=self._clock(),
+            arrival_s=arrival,
         )
         self._next_id += 1
         self._waiting.append(seq)
-        self._schedule()
+        # the queue only moves when something is released, so the only sequence this call
+        # can admit is the new one, and it was admissible since its arrival
+        self._schedule(start_s=arrival)
         return seq
 
     def complete_token(self, seq: Sequence) -> None:
@@ -198,8 +212,8 @@ class Engine:
         # vLLM puts preempted requests back at the head of the queue
         self._waiting.appendleft(seq)
 
-    def _schedule(self) -> None:
-        now = self._clock()
+    def _schedule(self, start_s: float | None = None) -> None:
+        now = self._clock() if start_s is None else start_s
         while self._waiting and len(self._running) < self._capacity.max_num_seqs:
             head = self._waiting[0]
             fits = self._kv_used + head.kv_tokens <= self._capacity.kv_cache_tokens

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO
 
 import httpx
@@ -29,17 +29,29 @@ def run_simulator(
     startup_timeout: float = 15.0,
     wait_healthy: bool = True,
     host: str = "127.0.0.1",
+    launcher: Sequence[str] = (),
 ) -> Iterator[str]:
     """Run the simulator with extra command-line `args`; yields its base URL (`http://host:port`).
 
     Waits until `/health` answers 200 (or, with `wait_healthy=False` or `--slow-start-seconds`,
-    until the port answers at all). On exit the process is terminated, then killed after 5 s.
+    until the port answers at all). `launcher` prefixes the command (e.g. `("taskset", "-c", "0")`).
+    On exit the process is terminated, then killed after 5 s.
     A simulator that dies or never comes up raises `RuntimeError` carrying its log.
     """
     port = free_port(host)
     # a file, not a pipe, so a chatty server never blocks; closed in the finally below
     log = tempfile.TemporaryFile()  # noqa: SIM115
-    cmd = [sys.executable, "-m", "cibench.sim", "--host", host, "--port", str(port), *args]
+    cmd = [
+        *launcher,
+        sys.executable,
+        "-m",
+        "cibench.sim",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        *args,
+    ]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
     base_url = f"http://{host}:{port}"
     try:
