@@ -1,0 +1,101 @@
+"""Functional-stage fixtures: the per-scenario capability probe (cached) and one CSV row a case."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cibench.functional.capabilities import Capabilities, probe
+from cibench.functional.results import (
+    CaseRecord,
+    CaseResult,
+    Status,
+    append_result,
+    results_path,
+)
+from cibench.functional.schemas import SchemaSet
+from cibench.launch import Endpoint
+from cibench.plan import FunctionalItem
+from cibench.session import RunContext
+
+REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """Keep each phase's report on the item, so the CSV row can say how the case ended."""
+    report: pytest.TestReport = yield
+    item.stash.setdefault(REPORTS, {})[report.when] = report
+    return report
+
+
+@pytest.fixture(scope="session")
+def functional_schemas() -> SchemaSet:
+    """The response JSON schemas, loaded once."""
+    return SchemaSet.load()
+
+
+@pytest.fixture(scope="session")
+def capability_cache() -> dict[str, Capabilities]:
+    """Probe results by scenario id: each scenario's server is probed once per session."""
+    return {}
+
+
+@pytest.fixture
+def capabilities(
+    functional_case: FunctionalItem,
+    server: Endpoint,
+    http_client: httpx.Client,
+    capability_cache: dict[str, Capabilities],
+    functional_schemas: SchemaSet,
+    stage_dir: Path,
+    cibench_run: RunContext,
+) -> Capabilities:
+    """What the scenario's server supports (probed on first use, then cached)."""
+    scenario_id = functional_case.scenario_id
+    if scenario_id not in capability_cache:
+        found = probe(http_client, scenario_id, server.model, functional_schemas)
+        capability_cache[scenario_id] = found
+        worker = cibench_run.worker_id
+        name = "capabilities.json" if worker == "master" else f"capabilities-{worker}.json"
+        (stage_dir / name).write_text(json.dumps(found.as_json(), indent=2) + "\n")
+    return capability_cache[scenario_id]
+
+
+def _outcome(item: pytest.Item, record: CaseRecord) -> tuple[Status, str, float]:
+    reports = item.stash.get(REPORTS, {})
+    report = reports.get("call") or reports.get("setup")
+    if report is None:
+        return "fail", "the case did not run", 0.0
+    if report.passed:
+        return "pass", "", report.duration
+    if report.skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        return "skip", reason.removeprefix("Skipped: "), report.duration
+    if record.failures:
+        return "fail", "; ".join(record.failures), report.duration
+    crash = getattr(report.longrepr, "reprcrash", None)
+    reason = crash.message if crash is not None else str(report.longrepr)
+    return "fail", f"{report.when}: {reason}", report.duration
+
+
+@pytest.fixture(autouse=True)
+def functional_record(request: pytest.FixtureRequest) -> Iterator[CaseRecord]:
+    """After every functional case, append its row to the scenario's functional CSV."""
+    record = CaseRecord()
+    callspec = getattr(request.node, "callspec", None)
+    item = callspec.params.get("functional_case") if callspec is not None else None
+    if not isinstance(item, FunctionalItem):
+        yield record
+        return
+    stage_dir: Path = request.getfixturevalue("stage_dir")
+    run: RunContext = request.getfixturevalue("cibench_run")
+    yield record
+    status, reason, duration = _outcome(request.node, record)
+    result = CaseResult(item.suite.suite, item.case.id, status, reason, duration)
+    append_result(results_path(stage_dir, run.worker_id), result)
