@@ -11,6 +11,18 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from cibench.client.record import RequestRecord
+from cibench.perf.server_metrics import ServerMetrics
+from cibench.perf.stats import (
+    Distribution,
+    LoadPointSummary,
+    e2e_s,
+    first_two_s,
+    itl_s,
+    tpot_s,
+    ttft_s,
+)
+
 __all__ = [
     "DISTRIBUTION_STATS",
     "LATENCY_FAMILIES",
@@ -21,8 +33,10 @@ __all__ = [
     "append_summary_row",
     "read_requests",
     "read_summary",
+    "request_rows",
     "requests_filename",
     "summary_filename",
+    "summary_row",
     "write_requests",
 ]
 
@@ -216,3 +230,106 @@ def read_summary(path: Path) -> list[dict[str, float | str]]:
 def read_requests(path: Path) -> list[dict[str, float | str]]:
     """Rows of a requests CSV keyed by header name; numeric cells as float (`-1` = no data)."""
     return _read(path)
+
+
+def _family_cells(
+    family: str, dist: Distribution | None, percentiles: Sequence[float]
+) -> dict[str, Cell]:
+    cells: dict[str, Cell] = {}
+    for q in percentiles:
+        cells[f"TP{q:g}_{family}(s)"] = dist.at(q) if dist else None
+    cells[f"MAX_{family}(s)"] = dist.maximum if dist else None
+    cells[f"MIN_{family}(s)"] = dist.minimum if dist else None
+    cells[f"AVG_{family}(s)"] = dist.mean if dist else None
+    return cells
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else value * 1e3
+
+
+def summary_row(
+    meta: Mapping[str, Cell],
+    summary: LoadPointSummary,
+    server: ServerMetrics,
+    harness_bottleneck: bool,
+    percentiles: Sequence[float] = (50.0, 75.0, 90.0, 95.0, 99.0),
+) -> dict[str, Cell]:
+    """One summary row: `meta` (load point and sampling columns) plus the measured figures."""
+    row: dict[str, Cell] = dict(meta)
+    families = {
+        "TTFT": summary.ttft,
+        "TPOT": summary.tpot,
+        "E2E": summary.e2e,
+        "ITL": summary.itl,
+        "TIME_BETWEEN_FIRST_AND_SECOND_TOKEN": summary.first_two,
+    }
+    for family, dist in families.items():
+        row.update(_family_cells(family, dist, percentiles))
+    lag = summary.send_lag
+    row.update(
+        {
+            "Num_Requests": summary.requests,
+            "Total_Token_Throughput(tokens/s)": summary.total_throughput,
+            "Output_Token_Throughput(tokens/s)": summary.output_throughput,
+            "Total_Time(s)": summary.duration_s,
+            "QPS": summary.qps,
+            "Fail_Rate": summary.failure_ratio,
+            "Success": summary.successes,
+            "Failures": summary.failures,
+            "Token_Mismatch": summary.token_mismatch,
+            "TP50_Send_Lag(s)": lag.at(50.0) if lag else None,
+            "TP99_Send_Lag(s)": lag.at(99.0) if lag else None,
+            "MAX_Send_Lag(s)": lag.maximum if lag else None,
+            "Achieved_Rate": summary.achieved_rate,
+            "Harness_Bottleneck": int(harness_bottleneck),
+            "AVG_PROMPT_TOKENS": summary.avg_prompt_tokens,
+            "AVG_COMPLETION_TOKENS": summary.avg_completion_tokens,
+            "AVG_SERVER_TTFT(ms)": _ms(server.ttft_s),
+            "AVG_SERVER_TPOT(ms)": _ms(server.tpot_s),
+            "AVG_SERVER_E2E(ms)": _ms(server.e2e_s),
+            "AVG_SERVER_QUEUE_TIME(ms)": _ms(server.queue_s),
+            "AVG_SERVER_PREFILL_TIME(ms)": _ms(server.prefill_s),
+            "AVG_SERVER_DECODE_TIME(ms)": _ms(server.decode_s),
+            "SERVER_PREEMPTIONS": server.preemptions,
+        }
+    )
+    return row
+
+
+def request_rows(
+    records: Sequence[RequestRecord], origin_ns: int, meta: Mapping[str, Cell]
+) -> list[dict[str, Cell]]:
+    """Per-request rows; times in seconds, `Start_Time`/`End_Time` relative to `origin_ns`."""
+    rows: list[dict[str, Cell]] = []
+    for record in records:
+        prompt, completion = record.prompt_tokens, record.completion_tokens
+        total = prompt + completion if prompt is not None and completion is not None else None
+        row: dict[str, Cell] = dict(meta)
+        row.update(
+            {
+                "Request_Index": record.index,
+                "Epoch": record.epoch,
+                "Worker": record.worker,
+                "Scheduled_Offset(s)": (record.scheduled_ns - origin_ns) / 1e9,
+                "Start_Time": (record.start_ns - origin_ns) / 1e9,
+                "End_Time": (record.end_ns - origin_ns) / 1e9,
+                "Send_Lag(s)": record.send_lag_ns / 1e9,
+                "Success": record.success,
+                "HTTP_Status": record.http_status,
+                "Error_Type": record.error_type or "",
+                "Error_Message": record.error_message or "",
+                "Prompt_Tokens": prompt,
+                "Completion_Tokens": completion,
+                "Total_Tokens": total,
+                "Chunks": len(record.token_ns),
+                "TTFT": ttft_s(record),
+                "TPOT": tpot_s(record),
+                "TIME_BETWEEN_FIRST_AND_SECOND_TOKEN(s)": first_two_s(record),
+                "E2E(s)": e2e_s(record),
+                "Total_Time(s)": (record.end_ns - record.start_ns) / 1e9,
+                "ITL(s)": " ".join(f"{gap:.6f}" for gap in itl_s(record)),
+            }
+        )
+        rows.append(row)
+    return rows

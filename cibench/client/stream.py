@@ -1,0 +1,217 @@
+"""Turn one request's timestamped socket reads into its `RequestRecord` (no I/O, no clock).
+
+The connection drivers (`connection.py` for threads, `aconnection.py` for asyncio) take a
+timestamp the moment bytes arrive and hand both to `ResponseTimer.feed`; everything here runs
+after the timestamp, so parsing never delays a measurement of the same read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cibench.client.http1 import HttpFramingError, ResponseReader
+from cibench.client.record import RequestRecord
+from cibench.client.sse import DONE, SSEParser
+
+__all__ = ["PreparedRequest", "ResponseTimer", "error_text"]
+
+_MAX_ERROR_BODY = 8192
+_MAX_MESSAGE = 500
+_CONTENT_KEYS = ("content", "reasoning_content", "reasoning", "tool_calls")
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    """A request encoded before the clock starts: the exact bytes to write, and its identity."""
+
+    index: int
+    payload: bytes
+    stream: bool = True
+    requested_output_tokens: int | None = None
+    epoch: int = 0
+
+
+def error_text(body: bytes) -> str:
+    """The message of an OpenAI error body (nested or flat), else the body's start as text."""
+    text = body[:_MAX_ERROR_BODY].decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text.strip()[:_MAX_MESSAGE]
+    message = _error_message(parsed)
+    return (message if message is not None else text.strip())[:_MAX_MESSAGE]
+
+
+def _error_message(parsed: Any) -> str | None:
+    if not isinstance(parsed, dict):
+        return None
+    error = parsed.get("error")
+    if isinstance(error, dict) and error.get("message") is not None:
+        return str(error["message"])
+    if isinstance(error, str):
+        return error
+    if parsed.get("object") == "error" or "message" in parsed:
+        return str(parsed.get("message", ""))
+    return None
+
+
+def _carries_output(choice: Any) -> bool:
+    if not isinstance(choice, dict):
+        return False
+    delta = choice.get("delta")
+    if isinstance(delta, dict):
+        return any(delta.get(key) for key in _CONTENT_KEYS)
+    return bool(choice.get("text"))
+
+
+class ResponseTimer:
+    """Accumulates one response: HTTP framing, SSE events, content timestamps, usage, errors."""
+
+    __slots__ = (
+        "_body",
+        "_done",
+        "_error",
+        "_reader",
+        "_secret",
+        "_sse",
+        "_started_response",
+        "record",
+        "request",
+    )
+
+    def __init__(
+        self, request: PreparedRequest, record: RequestRecord, secret: str | None = None
+    ) -> None:
+        """:param secret: an API key to blank out of any error message the server echoes."""
+        self.request = request
+        self.record = record
+        self._secret = secret
+        self._reader = ResponseReader()
+        self._sse = SSEParser()
+        self._body: list[bytes] = []
+        self._done = False
+        self._error: tuple[str, str] | None = None
+        self._started_response = False
+
+    @property
+    def got_bytes(self) -> bool:
+        """True once any response byte arrived (a stale keep-alive connection sends none)."""
+        return self._started_response
+
+    @property
+    def keep_alive(self) -> bool:
+        """Whether the connection may carry another request after this response."""
+        head = self._reader.head
+        return head is not None and head.keep_alive and self._reader.complete
+
+    def feed(self, now_ns: int, data: bytes) -> bool:
+        """Consume one read taken at `now_ns`; True when the response is complete."""
+        self._started_response = True
+        reader = self._reader
+        try:
+            body = reader.feed(data)
+        except HttpFramingError as exc:
+            self._fail("HttpFramingError", str(exc))
+            return True
+        head = reader.head
+        if head is None:
+            return False
+        if head.status != 200 or not self.request.stream:
+            if body and sum(map(len, self._body)) < _MAX_ERROR_BODY * 64:
+                self._body.append(body)
+            return reader.complete
+        if body:
+            self._events(now_ns, body)
+        return reader.complete
+
+    def _events(self, now_ns: int, body: bytes) -> None:
+        record = self.record
+        for event in self._sse.feed(body):
+            data = event.data
+            if data == DONE:
+                self._done = True
+                continue
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                self._fail("BadChunk", f"stream chunk is not JSON: {data[:120]!r}")
+                continue
+            if not isinstance(chunk, dict):
+                self._fail("BadChunk", f"stream chunk is not an object: {data[:120]!r}")
+                continue
+            if event.event == "error" or chunk.get("error") or chunk.get("object") == "error":
+                message = _error_message(chunk) or data
+                self._fail("StreamError", message[:_MAX_MESSAGE])
+                continue
+            choices = chunk.get("choices")
+            if choices and any(_carries_output(choice) for choice in choices):
+                record.token_ns.append(now_ns)
+            usage = chunk.get("usage")
+            if isinstance(usage, dict):
+                record.prompt_tokens = usage.get("prompt_tokens", record.prompt_tokens)
+                record.completion_tokens = usage.get("completion_tokens", record.completion_tokens)
+
+    def _fail(self, error_type: str, message: str) -> None:
+        if self._error is None:
+            self._error = (error_type, message)
+
+    def fail(self, now_ns: int, error_type: str, message: str) -> RequestRecord:
+        """End the request as a failure noticed by the driver (timeout, connection error)."""
+        self._fail(error_type, message)
+        return self.finish(now_ns)
+
+    def eof(self, now_ns: int) -> RequestRecord:
+        """The server closed the connection: finish, as a truncation unless the body ended."""
+        self._reader.feed_eof()
+        return self.finish(now_ns)
+
+    def finish(self, now_ns: int) -> RequestRecord:
+        """Settle success or failure and return the completed record."""
+        record = self.record
+        record.end_ns = now_ns
+        head = self._reader.head
+        record.http_status = head.status if head is not None else None
+        if self._error is None:
+            self._error = self._verdict()
+        if self._error is None:
+            record.success = True
+        else:
+            record.success = False
+            record.error_type, message = self._error
+            if self._secret and self._secret in message:
+                message = message.replace(self._secret, "***")
+            record.error_message = message
+        return record
+
+    def _verdict(self) -> tuple[str, str] | None:
+        head = self._reader.head
+        if head is None:
+            if self._started_response:
+                return ("Truncated", "connection closed inside the response head")
+            return ("ConnectionClosed", "connection closed before any response byte")
+        if head.status != 200:
+            return (f"HTTP{head.status}", error_text(b"".join(self._body)) or head.reason)
+        if not self._reader.complete:
+            return ("Truncated", "connection closed before the response body ended")
+        if not self.request.stream:
+            return self._non_stream_verdict()
+        if self._sse.has_partial:
+            return ("Truncated", "stream ended inside an SSE event")
+        if not self.record.token_ns:
+            return ("EmptyResponse", "no chunk carried content, reasoning or a tool call")
+        return None
+
+    def _non_stream_verdict(self) -> tuple[str, str] | None:
+        try:
+            parsed = json.loads(b"".join(self._body))
+        except ValueError:
+            return ("BadBody", "response body is not JSON")
+        if not isinstance(parsed, dict) or not parsed.get("choices"):
+            return ("BadBody", "response has no choices")
+        usage = parsed.get("usage")
+        if isinstance(usage, dict):
+            self.record.prompt_tokens = usage.get("prompt_tokens")
+            self.record.completion_tokens = usage.get("completion_tokens")
+        return None

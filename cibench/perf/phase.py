@@ -1,0 +1,97 @@
+"""What a backend executes: the target, phases (requests + schedule) and a progress counter."""
+
+from __future__ import annotations
+
+import gc
+import ssl
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from cibench.client.record import RequestRecord
+from cibench.client.stream import PreparedRequest
+from cibench.perf.schedule import Schedule
+
+__all__ = ["BeforePhase", "Phase", "Progress", "Target", "execute", "no_gc"]
+
+BeforePhase = Callable[[int], None]
+"""Called with the phase's position just before its clock starts (e.g. to scrape /metrics)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where requests go. `secret` (an API key) is only used to blank it out of error text."""
+
+    host: str
+    port: int
+    timeout_s: float
+    secret: str | None = field(default=None, repr=False)
+    tls: bool = False
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The client TLS context for an https target (system trust store), else None."""
+        return ssl.create_default_context() if self.tls else None
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """Requests sent under one schedule (a warmup, or one epoch of a load point)."""
+
+    requests: Sequence[PreparedRequest]
+    schedule: Schedule
+    label: str = ""
+
+
+@dataclass(slots=True)
+class Progress:
+    """Counters a monitor thread may read while a phase runs (approximate under threads)."""
+
+    phase: str = ""
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+
+    def reset(self, phase: Phase) -> None:
+        """Start counting a new phase."""
+        self.phase = phase.label
+        self.total = len(phase.requests)
+        self.done = 0
+        self.failed = 0
+
+    def count(self, record: RequestRecord) -> None:
+        """One request finished."""
+        self.done += 1
+        if not record.success:
+            self.failed += 1
+
+
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """Keep the cyclic garbage collector from pausing the process inside a timed phase."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def execute(
+    backend: str,
+    target: Target,
+    phases: Sequence[Phase],
+    progress: Progress | None = None,
+    before_phase: BeforePhase | None = None,
+) -> list[list[RequestRecord]]:
+    """Run `phases` in order on `backend` ('threading-pool' or 'asyncio'), connections kept
+    open across phases; one list of records per phase, in request order."""
+    if backend == "asyncio":
+        from cibench.perf.aio import run_phases as run_async
+
+        return run_async(target, phases, progress or Progress(), before_phase)
+    if backend == "threading-pool":
+        from cibench.perf.threads import run_phases as run_threads
+
+        return run_threads(target, phases, progress or Progress(), before_phase)
+    raise ValueError(f"unknown backend {backend!r}: expected 'threading-pool' or 'asyncio'")

@@ -1,0 +1,285 @@
+"""Run one load point end to end: build the workload, warm up, measure, scrape, write CSVs.
+
+Everything that is not measurement (sizing prompts, encoding bodies, opening connections,
+scraping `/metrics`) happens before the measured phase's clock starts or after it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from cibench.client.http1 import encode_request
+from cibench.client.record import RequestRecord
+from cibench.client.stream import PreparedRequest
+from cibench.config.perf import LoadPoint, PerfProfile
+from cibench.errors import CibenchError
+from cibench.perf import csvio
+from cibench.perf.phase import Phase, Progress, Target, execute
+from cibench.perf.schedule import schedule_for, warmup_schedule
+from cibench.perf.server_metrics import ServerMetrics, server_metrics
+from cibench.perf.stats import DEFAULT_PERCENTILES, LoadPointSummary, harness_problems, summarize
+from cibench.perf.tokencount import PROBE_EXACT_PROMPTS, open_counter
+from cibench.perf.workload import (
+    SizedPrompt,
+    build_prompts,
+    prompt_seed,
+    random_units,
+    request_body,
+)
+
+__all__ = ["PointOutcome", "RunTarget", "run_point", "summary_path"]
+
+DATASET = "random"
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RunTarget:
+    """The server under load: base URL without `/v1`, model name, key, and file-name labels."""
+
+    base_url: str
+    model: str
+    provider: str
+    scenario: str
+    api_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(slots=True)
+class PointOutcome:
+    """What one load point produced and whether it can be trusted."""
+
+    point: LoadPoint
+    summary: LoadPointSummary
+    server: ServerMetrics
+    harness: list[str]
+    requests_csv: Path
+    summary_csv: Path
+    sizing: str
+    notes: list[str] = field(default_factory=list)
+
+    def problems(self, max_failure_ratio: float) -> list[str]:
+        """Why this load point fails: too many failed requests, or the harness was the limit."""
+        found: list[str] = []
+        ratio = self.summary.failure_ratio
+        if ratio is None or ratio > max_failure_ratio:
+            errors = ", ".join(f"{kind} x{n}" for kind, n in sorted(self.summary.errors.items()))
+            shown = "no requests" if ratio is None else f"{ratio:.1%}"
+            found.append(
+                f"failure ratio {shown} > {max_failure_ratio:.0%} "
+                f"({self.summary.failures}/{self.summary.requests} failed: {errors or 'none'})"
+            )
+        found.extend(f"harness bottleneck: {problem}" for problem in self.harness)
+        return found
+
+
+def summary_path(directory: Path, provider: str, control_method: str, backend: str) -> Path:
+    """This run's summary file in `directory`: the existing one, else a new time-stamped name."""
+    existing = sorted(directory.glob(f"summary_{provider}_{control_method}_{backend}_*.csv"))
+    if existing:
+        return existing[-1]
+    stamp = time.strftime("%Y-%m-%d_%H_%M_%S")
+    return directory / csvio.summary_filename(provider, control_method, backend, stamp)
+
+
+def _target(target: RunTarget, profile: PerfProfile) -> tuple[Target, str, str]:
+    parts = urlsplit(target.base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CibenchError(
+            f"scenario '{target.scenario}': base URL {target.base_url!r} is not http(s)://host"
+        )
+    tls = parts.scheme == "https"
+    port = parts.port or (443 if tls else 80)
+    host_header = parts.netloc.rsplit("@", 1)[-1]
+    api = "/v1/chat/completions" if profile.api == "chat" else "/v1/completions"
+    net = Target(parts.hostname, port, profile.timeout_seconds, target.api_key, tls)
+    return net, host_header, parts.path.rstrip("/") + api
+
+
+def _prompts(
+    target: RunTarget, profile: PerfProfile, point: LoadPoint, seeds: list[str], notes: list[str]
+) -> tuple[list[SizedPrompt], str]:
+    """Size every prompt; when the server cannot be asked, fall back to unmeasured prompts."""
+    headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+    try:
+        with httpx.Client(timeout=60.0, headers=headers) as client:
+            counter = open_counter(
+                client, target.base_url, target.model, profile.api, profile.sizing
+            )
+            exact = None if counter.method == "tokenize" else PROBE_EXACT_PROMPTS
+            prompts = build_prompts(
+                seeds, point.input_length, profile.input_tolerance, counter, exact
+            )
+            return prompts, counter.method
+    except (CibenchError, httpx.HTTPError, ValueError) as exc:
+        notes.append(f"prompts not sized in tokens ({exc}); ~1.5 tokens per unit assumed")
+    units = max(1, round(point.input_length / 1.5))
+    return [
+        SizedPrompt("".join(random_units(_rng(seed), units)).strip(), None, units) for seed in seeds
+    ], "none"
+
+
+def _rng(seed: str) -> random.Random:
+    return random.Random(seed)
+
+
+def _scrape(base_url: str, headers: dict[str, str]) -> str | None:
+    try:
+        response = httpx.get(f"{base_url}/metrics", headers=headers, timeout=10.0)
+    except httpx.HTTPError:
+        return None
+    return response.text if response.status_code == 200 else None
+
+
+@contextlib.contextmanager
+def _monitor(progress: Progress, report: Report | None, every_s: float) -> Iterator[None]:
+    """Report progress from a side thread every `every_s` seconds while the block runs."""
+    if report is None:
+        yield
+        return
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            report(
+                f"{progress.phase}: {progress.done}/{progress.total} requests, "
+                f"{progress.failed} failed, {time.monotonic() - started:.0f} s"
+            )
+
+    thread = threading.Thread(target=loop, name="cibench-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _phases(
+    target: RunTarget, profile: PerfProfile, point: LoadPoint, notes: list[str]
+) -> tuple[Target, list[Phase], str]:
+    """Size the prompts and encode every request (warmup first, then one phase per epoch)."""
+    net, host_header, path = _target(target, profile)
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+    if target.api_key:
+        headers["Authorization"] = f"Bearer {target.api_key}"
+    seeds = [prompt_seed(profile, point, -1, i) for i in range(profile.warmup)]
+    for epoch in range(profile.epochs):
+        seeds += [prompt_seed(profile, point, epoch, i) for i in range(point.num_requests)]
+    prompts, sizing = _prompts(target, profile, point, seeds, notes)
+    expected = point.output_length if profile.ignore_eos else None
+
+    def prepared(epoch: int, offset: int, count: int) -> list[PreparedRequest]:
+        return [
+            PreparedRequest(
+                index=i,
+                payload=encode_request(
+                    "POST",
+                    host_header,
+                    path,
+                    headers,
+                    request_body(profile, point, target.model, prompts[offset + i].text),
+                ),
+                stream=profile.stream,
+                requested_output_tokens=expected,
+                epoch=epoch,
+            )
+            for i in range(count)
+        ]
+
+    phases: list[Phase] = []
+    if profile.warmup:
+        warmup = prepared(-1, 0, profile.warmup)
+        phases.append(Phase(warmup, warmup_schedule(profile, point), f"{point.id} warmup"))
+    for epoch in range(profile.epochs):
+        requests = prepared(epoch, profile.warmup + epoch * point.num_requests, point.num_requests)
+        label = f"{point.id} epoch {epoch + 1}/{profile.epochs}"
+        phases.append(Phase(requests, schedule_for(profile, point, epoch), label))
+    return net, phases, sizing
+
+
+def run_point(
+    target: RunTarget,
+    profile: PerfProfile,
+    point: LoadPoint,
+    perf_dir: Path,
+    report: Report | None = None,
+    report_every_s: float = 5.0,
+) -> PointOutcome:
+    """Measure `point` against `target`, append its summary row and write its requests CSV.
+
+    :param report: receives a progress line every `report_every_s` seconds while requests run.
+    """
+    perf_dir.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    net, phases, sizing = _phases(target, profile, point, notes)
+    first_measured = 1 if profile.warmup else 0
+    auth = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+    scrapes: dict[str, str | None] = {}
+
+    def before(position: int) -> None:
+        if position == first_measured:
+            scrapes["before"] = _scrape(target.base_url, auth)
+
+    progress = Progress()
+    with _monitor(progress, report, report_every_s):
+        results = execute(profile.backend, net, phases, progress, before)
+    scrapes["after"] = _scrape(target.base_url, auth)
+    records: list[RequestRecord] = [r for phase in results[first_measured:] for r in phase]
+
+    percentiles = sorted({*DEFAULT_PERCENTILES, *profile.percentiles})
+    summary = summarize(records, percentiles, point.request_rate)
+    server = server_metrics(scrapes.get("before"), scrapes.get("after"), len(records))
+    harness = harness_problems(summary, profile.max_send_lag_ms / 1e3, profile.rate_tolerance)
+    if summary.token_mismatch:
+        notes.append(
+            f"{summary.token_mismatch} responses had completion_tokens != {point.output_length}"
+        )
+    summary_csv = summary_path(perf_dir, target.provider, profile.control_method, profile.backend)
+    requests_csv = perf_dir / csvio.requests_filename(
+        target.provider,
+        DATASET,
+        profile.control_method,
+        point.concurrency,
+        profile.backend,
+        point.input_length,
+        point.output_length,
+        time.strftime("%Y-%m-%d_%H_%M_%S"),
+    )
+    meta = _meta(target, profile, point)
+    origin = min((r.scheduled_ns for r in records), default=0)
+    csvio.write_requests(requests_csv, csvio.request_rows(records, origin, meta))
+    row = csvio.summary_row(meta, summary, server, bool(harness), percentiles)
+    row["Execution_Time"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    csvio.append_summary_row(summary_csv, row)
+    return PointOutcome(point, summary, server, harness, requests_csv, summary_csv, sizing, notes)
+
+
+def _meta(target: RunTarget, profile: PerfProfile, point: LoadPoint) -> dict[str, csvio.Cell]:
+    return {
+        "Scenario": target.scenario,
+        "Model": target.model,
+        "Input_Length": point.input_length,
+        "Output_Length": point.output_length,
+        "Concurrency": point.concurrency,
+        "Request_Rate": point.request_rate,
+        "Backend": profile.backend,
+        "Temperature": profile.temperature,
+        "Top_K": profile.top_k,
+        "Top_P": profile.top_p,
+        "Control_Method": profile.control_method,
+        "Growth_Rate": profile.growth_rate,
+        "Rounds": profile.epochs,
+        "Num_Prompts": point.num_requests,
+        "Provider": target.provider,
+        "Dataset": DATASET,
+    }

@@ -1,0 +1,125 @@
+"""When requests go out: worker activation offsets (fixed, climb) and arrival offsets (poisson).
+
+Pure and seeded: no clock, no I/O. Offsets are seconds from the start of a load point; the
+runner adds them to its start time and sleeps to those absolute times, so lateness never
+accumulates.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from cibench.config.perf import LoadPoint, PerfProfile
+
+__all__ = [
+    "Schedule",
+    "active_workers",
+    "climb_offsets",
+    "fixed_offsets",
+    "poisson_offsets",
+    "schedule_for",
+    "warmup_schedule",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Either closed loop (`worker_offsets`: one activation time per worker) or open loop
+    (`arrival_offsets`: one send time per request, with an optional in-flight `cap`, 0 = none).
+    """
+
+    worker_offsets: tuple[float, ...] = ()
+    arrival_offsets: tuple[float, ...] = ()
+    cap: int = 0
+
+    @property
+    def open_loop(self) -> bool:
+        """True when requests follow arrival times rather than free workers."""
+        return bool(self.arrival_offsets)
+
+
+def fixed_offsets(concurrency: int) -> list[float]:
+    """All `concurrency` workers start at once."""
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    return [0.0] * concurrency
+
+
+def climb_offsets(
+    init_concurrency: int, growth_rate: int, growth_interval_ms: float, concurrency: int
+) -> list[float]:
+    """acs-bench climb: `init_concurrency` workers at 0, then `growth_rate` more every interval.
+
+    Worker `i` (0-based) starts at `ceil((i - init + 1) / growth_rate) * interval` for
+    `i >= init`, until `concurrency` workers exist.
+    """
+    if not 1 <= init_concurrency <= concurrency:
+        raise ValueError(
+            f"init_concurrency must lie in [1, concurrency={concurrency}], got {init_concurrency}"
+        )
+    if growth_rate < 1:
+        raise ValueError(f"growth_rate must be >= 1 for climb, got {growth_rate}")
+    interval_s = growth_interval_ms / 1000.0
+    offsets = [0.0] * init_concurrency
+    for worker in range(init_concurrency, concurrency):
+        step = math.ceil((worker - init_concurrency + 1) / growth_rate)
+        offsets.append(step * interval_s)
+    return offsets
+
+
+def poisson_offsets(count: int, rate: float, seed: int | str) -> list[float]:
+    """Send times of `count` requests with exponential gaps at `rate` req/s, first at 0.
+
+    The gaps come from `random.Random(seed)` and are rescaled so the last request is due at
+    exactly `(count - 1) / rate` (as vLLM does): the schedule's mean rate is the requested
+    one, and any shortfall measured later is the harness's or the server's, not the dice's.
+    """
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    if not rate > 0:
+        raise ValueError(f"rate must be > 0, got {rate}")
+    rng = random.Random(seed)
+    gaps = [rng.expovariate(rate) for _ in range(count - 1)]
+    total = sum(gaps)
+    scale = (count - 1) / rate / total if total > 0 else 0.0
+    offsets = [0.0]
+    now = 0.0
+    for gap in gaps:
+        now += gap * scale
+        offsets.append(now)
+    return offsets
+
+
+def active_workers(offsets: list[float], at: float) -> int:
+    """How many workers of a closed-loop schedule have started by offset `at`."""
+    return sum(1 for offset in offsets if offset <= at)
+
+
+def schedule_for(profile: PerfProfile, point: LoadPoint, epoch: int = 0) -> Schedule:
+    """The measured schedule of one epoch of `point` under `profile`'s control method.
+
+    Climb starts at `init_concurrency` (default 1, never above the point's concurrency).
+    Poisson arrivals are seeded by the profile seed, the rate and the epoch.
+    """
+    if profile.control_method == "poisson":
+        rate = point.request_rate
+        if rate is None:
+            raise ValueError(f"load point {point.id} has no request_rate for poisson")
+        seed = f"{profile.seed}:{rate:g}:{epoch}"
+        offsets = poisson_offsets(point.num_requests, rate, seed)
+        return Schedule(arrival_offsets=tuple(offsets), cap=point.concurrency)
+    if profile.control_method == "climb":
+        init = min(profile.init_concurrency or 1, point.concurrency)
+        offsets = climb_offsets(
+            init, profile.growth_rate, profile.growth_interval_ms, point.concurrency
+        )
+        return Schedule(worker_offsets=tuple(offsets))
+    return Schedule(worker_offsets=tuple(fixed_offsets(point.concurrency)))
+
+
+def warmup_schedule(profile: PerfProfile, point: LoadPoint) -> Schedule:
+    """Warmup requests go closed loop, as many at once as the point allows (at least one)."""
+    workers = max(1, min(profile.warmup, point.concurrency or profile.warmup))
+    return Schedule(worker_offsets=tuple(fixed_offsets(workers)))

@@ -1,0 +1,217 @@
+"""The `threading-pool` backend: real threads, each worker with its own blocking connection.
+
+Closed loop (fixed, climb): one thread per worker, started at its activation offset, sending
+the next unsent request as soon as its previous one ends. Open loop (poisson): the calling
+thread sleeps to each arrival time and hands the request to an idle worker thread, starting a
+new one when none is idle (up to the cap).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Sequence
+
+from cibench.client.connection import BlockingConnection
+from cibench.client.record import RequestRecord
+from cibench.client.stream import PreparedRequest
+from cibench.perf.phase import BeforePhase, Phase, Progress, Target, no_gc
+
+__all__ = ["run_phases"]
+
+_UNCAPPED_START_WORKERS = 16
+_START_LEAD_NS = 5_000_000
+
+
+def _sleep_until(deadline_ns: int) -> None:
+    remaining = deadline_ns - time.perf_counter_ns()
+    if remaining > 0:
+        time.sleep(remaining / 1e9)
+
+
+class _Connections:
+    """Idle connections kept between phases so a phase starts on warm, open sockets."""
+
+    def __init__(self, target: Target) -> None:
+        self._target = target
+        self._tls = target.tls_context()
+        self._idle: list[BlockingConnection] = []
+        self._lock = threading.Lock()
+
+    def warm(self, count: int) -> None:
+        while len(self._idle) < count:
+            connection = self._new()
+            connection.connect()
+            self._idle.append(connection)
+
+    def _new(self) -> BlockingConnection:
+        target = self._target
+        return BlockingConnection(
+            target.host, target.port, target.timeout_s, target.secret, self._tls
+        )
+
+    def take(self) -> BlockingConnection:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._new()
+
+    def give(self, connection: BlockingConnection) -> None:
+        with self._lock:
+            self._idle.append(connection)
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._idle:
+                connection.close()
+            self._idle.clear()
+
+
+def _new_record(request: PreparedRequest, worker: int, scheduled: int, ready: int) -> RequestRecord:
+    return RequestRecord(
+        index=request.index,
+        epoch=request.epoch,
+        worker=worker,
+        scheduled_ns=scheduled,
+        ready_ns=ready,
+        requested_output_tokens=request.requested_output_tokens,
+    )
+
+
+def _closed_loop(
+    phase: Phase, connections: _Connections, progress: Progress
+) -> list[RequestRecord | None]:
+    requests = phase.requests
+    offsets = phase.schedule.worker_offsets
+    records: list[RequestRecord | None] = [None] * len(requests)
+    counter = itertools.count()
+    total = len(requests)
+    start_ns = time.perf_counter_ns() + _START_LEAD_NS + 50_000 * len(offsets)
+
+    def work(worker: int, offset_s: float) -> None:
+        connection = connections.take()
+        with contextlib.suppress(OSError):  # the first send records the connect failure
+            connection.connect()
+        free = start_ns + int(offset_s * 1e9)
+        _sleep_until(free)
+        while (index := next(counter)) < total:
+            request = requests[index]
+            record = _new_record(request, worker, free, free)
+            connection.send(request, record)
+            records[index] = record
+            progress.count(record)
+            free = time.perf_counter_ns()
+        connections.give(connection)
+
+    threads = [
+        threading.Thread(target=work, args=(w, off), name=f"cibench-w{w}", daemon=True)
+        for w, off in enumerate(offsets)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return records
+
+
+class _OpenLoop:
+    """Dispatcher plus a growing set of worker threads for one open-loop phase."""
+
+    def __init__(self, phase: Phase, connections: _Connections, progress: Progress) -> None:
+        self.phase = phase
+        self.connections = connections
+        self.progress = progress
+        self.records: list[RequestRecord | None] = [None] * len(phase.requests)
+        self.inbox: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.idle = 0
+        self.threads: list[threading.Thread] = []
+
+    def spawn(self) -> None:
+        worker = len(self.threads)
+        thread = threading.Thread(
+            target=self.work, args=(worker,), name=f"cibench-w{worker}", daemon=True
+        )
+        self.threads.append(thread)
+        with self.lock:
+            self.idle += 1
+        thread.start()
+
+    def work(self, worker: int) -> None:
+        connection = self.connections.take()
+        with contextlib.suppress(OSError):  # the first send records the connect failure
+            connection.connect()
+        requests = self.phase.requests
+        free = time.perf_counter_ns()
+        while (item := self.inbox.get()) is not None:
+            with self.lock:
+                self.idle -= 1
+            index, scheduled = item
+            request = requests[index]
+            record = _new_record(request, worker, scheduled, max(scheduled, free))
+            connection.send(request, record)
+            self.records[index] = record
+            self.progress.count(record)
+            free = time.perf_counter_ns()
+            with self.lock:
+                self.idle += 1
+        self.connections.give(connection)
+
+    def run(self) -> list[RequestRecord | None]:
+        schedule = self.phase.schedule
+        cap = schedule.cap
+        for _ in range(cap or min(_UNCAPPED_START_WORKERS, len(self.phase.requests))):
+            self.spawn()
+        start_ns = time.perf_counter_ns() + _START_LEAD_NS
+        for index, offset in enumerate(schedule.arrival_offsets):
+            due = start_ns + int(offset * 1e9)
+            _sleep_until(due)
+            if not cap and self.idle <= 0:
+                self.spawn()
+            self.inbox.put((index, due))
+        for _ in self.threads:
+            self.inbox.put(None)
+        for thread in self.threads:
+            thread.join()
+        return self.records
+
+
+def _complete(records: Sequence[RequestRecord | None]) -> list[RequestRecord]:
+    missing = [index for index, record in enumerate(records) if record is None]
+    if missing:
+        raise RuntimeError(f"worker threads left {len(missing)} requests unsent: {missing[:5]}")
+    return [record for record in records if record is not None]
+
+
+def run_phases(
+    target: Target,
+    phases: Sequence[Phase],
+    progress: Progress,
+    before_phase: BeforePhase | None = None,
+) -> list[list[RequestRecord]]:
+    """Run every phase with threads; connections stay open from one phase to the next."""
+    connections = _Connections(target)
+    results: list[list[RequestRecord]] = []
+    try:
+        for position, phase in enumerate(phases):
+            schedule = phase.schedule
+            wanted = schedule.cap or _UNCAPPED_START_WORKERS
+            if not schedule.open_loop:
+                wanted = len(schedule.worker_offsets)
+            with contextlib.suppress(OSError):  # each request will record the failure to connect
+                connections.warm(min(wanted, len(phase.requests)))
+            if before_phase is not None:
+                before_phase(position)
+            progress.reset(phase)
+            with no_gc():
+                if schedule.open_loop:
+                    records = _OpenLoop(phase, connections, progress).run()
+                else:
+                    records = _closed_loop(phase, connections, progress)
+            results.append(_complete(records))
+    finally:
+        connections.close()
+    return results
