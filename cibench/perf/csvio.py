@@ -214,20 +214,20 @@ def _value(text: str) -> float | str:
         return text
 
 
-def _read(path: Path) -> list[dict[str, float | str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
+def _read(path: Path | str) -> list[dict[str, float | str]]:
+    with Path(path).open(newline="", encoding="utf-8") as handle:
         return [
             {key: _value(value) for key, value in record.items() if key is not None}
             for record in csv.DictReader(handle)
         ]
 
 
-def read_summary(path: Path) -> list[dict[str, float | str]]:
+def read_summary(path: Path | str) -> list[dict[str, float | str]]:
     """Rows of a summary CSV keyed by header name; numeric cells as float (`-1` = no data)."""
     return _read(path)
 
 
-def read_requests(path: Path) -> list[dict[str, float | str]]:
+def read_requests(path: Path | str) -> list[dict[str, float | str]]:
     """Rows of a requests CSV keyed by header name; numeric cells as float (`-1` = no data)."""
     return _read(path)
 
