@@ -1,0 +1,129 @@
+"""`cibench perf --scenario ID [--profile pr]`: run a perf profile outside pytest.
+
+Also `cibench perf --provider ID --providers FILE` for an acs-bench providers.yaml entry.
+Writes the same CSVs the pytest stage writes, under `<artifacts>/<run_id>/<id>/perf/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cibench.config.loader import load_configs, parse_model, read_yaml
+from cibench.config.perf import PerfProfile
+from cibench.config.providers import Providers
+from cibench.config.scenario import Scenario
+from cibench.errors import CibenchError, ConfigError
+from cibench.launch import open_endpoint
+from cibench.perf.runner import PointOutcome, RunTarget, run_point
+from cibench.runinfo import new_run_id
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sub-command's own options (`--configs` and `--artifacts` come from `cibench.cli`)."""
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--scenario", help="scenario id (configs/scenarios/ID.yaml)")
+    target.add_argument("--provider", help="provider id of an acs-bench providers.yaml")
+    parser.add_argument(
+        "--providers",
+        type=Path,
+        default=None,
+        help="providers.yaml holding --provider (default: <configs>/providers.yaml)",
+    )
+    parser.add_argument(
+        "--profile",
+        default="pr",
+        help="perf profile name (configs/tests/perf/profiles/NAME.yaml; default pr)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["threading-pool", "asyncio"],
+        default=None,
+        help="override the profile's backend",
+    )
+
+
+def _provider(path: Path, provider_id: str) -> tuple[Scenario, str | None]:
+    problems: list[str] = []
+    providers = parse_model(path, read_yaml(path, problems), Providers, problems)
+    if providers is None:
+        raise ConfigError(problems or [f"{path}: cannot read providers"])
+    for provider in providers.providers:
+        if provider.id == provider_id:
+            key = provider.api_key.strip()
+            return provider.as_scenario(), None if key in ("", "EMPTY") else key
+    known = ", ".join(p.id for p in providers.providers) or "none"
+    raise ConfigError([f"{path}: no provider with id '{provider_id}' (have: {known})."])
+
+
+def _profile(configs_root: Path, profiles: dict[str, PerfProfile], name: str) -> PerfProfile:
+    profile = profiles.get(name)
+    if profile is None:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise ConfigError(
+            [
+                f"{configs_root / 'tests/perf/profiles'}: no profile '{name}.yaml' "
+                f"(have: {known}). Pass --profile NAME."
+            ]
+        )
+    return profile
+
+
+def _line(outcome: PointOutcome) -> str:
+    summary = outcome.summary
+
+    def ms(value: float | None) -> str:
+        return "n/a" if value is None else f"{value * 1e3:.1f}"
+
+    return (
+        f"{outcome.point.id:<22} {summary.successes:>5}/{summary.requests:<5} "
+        f"TTFT p50/p99 {ms(summary.ttft.at(50.0) if summary.ttft else None)}/"
+        f"{ms(summary.ttft.at(99.0) if summary.ttft else None)} ms  "
+        f"TPOT p50 {ms(summary.tpot.at(50.0) if summary.tpot else None)} ms  "
+        f"QPS {summary.qps or 0:.2f}"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start or reach the target, run every load point: 0 all pass, 1 some fail, 2 error."""
+    try:
+        configs = load_configs(Path(args.configs))
+        profile = _profile(configs.root, configs.perf_profiles, args.profile)
+        if args.backend:
+            profile = profile.model_copy(update={"backend": args.backend})
+        api_key: str | None = None
+        if args.provider:
+            scenario, api_key = _provider(
+                args.providers or configs.root / "providers.yaml", args.provider
+            )
+        else:
+            scenario = configs.scenario(args.scenario)
+            api_key = configs.provider_api_key(args.scenario)
+        stage_dir = Path(args.artifacts) / new_run_id() / scenario.id
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        failed = 0
+        with open_endpoint(scenario, stage_dir, api_key=api_key) as endpoint:
+            target = RunTarget(
+                endpoint.base_url, endpoint.model, scenario.id, scenario.id, endpoint.api_key
+            )
+            for point in profile.load_points():
+                outcome = run_point(
+                    target,
+                    profile,
+                    point,
+                    stage_dir / "perf",
+                    report=lambda text: print(f"  {text}", flush=True),
+                )
+                problems = outcome.problems(profile.max_failure_ratio)
+                print(("FAIL " if problems else "ok   ") + _line(outcome), flush=True)
+                for problem in problems + outcome.notes:
+                    print(f"       - {problem}")
+                failed += bool(problems)
+    except CibenchError as exc:
+        print(f"cibench perf: {exc}", file=sys.stderr)
+        return 2
+    print(f"summary: {outcome.summary_csv}")
+    return 1 if failed else 0
