@@ -22,8 +22,10 @@ from cibench.errors import CibenchError
 from cibench.perf.csvio import read_summary
 
 STAGES = ("functional", "perf", "accuracy")
-FUNCTIONAL_FAILED_STATUSES = frozenset({"failed", "error"})
-FUNCTIONAL_SKIPPED_STATUSES = frozenset({"skipped", "xfailed"})
+FUNCTIONAL_FAILED_STATUSES = frozenset({"fail", "failed", "error"})
+"""`functional.csv` statuses that count as a failure (`fail`; pytest's words accepted too)."""
+FUNCTIONAL_SKIPPED_STATUSES = frozenset({"skip", "skipped", "xfail", "xfailed"})
+"""Statuses of cases that did not run; any other status counts as a pass."""
 
 
 class _FileModel(BaseModel):

@@ -7,7 +7,6 @@ Artifacts are written with the same writers the stages use (`cibench.perf.csvio`
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import os
 import shutil
@@ -16,17 +15,17 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
 from cibench.accuracy.report import append_csv_row
+from cibench.functional.results import CaseResult, Status, append_result, results_path
 from cibench.perf.csvio import Cell, append_summary_row
 from cibench.sim.testing import free_port
 
 PUSHGATEWAY_BINARIES = ("prometheus-pushgateway", "pushgateway")
-FUNCTIONAL_COLUMNS = ("suite", "case_id", "status", "reason", "duration_s")
 
 
 def write_session(
@@ -147,16 +146,14 @@ def write_perf(run_dir: Path, scenario: str, rows: Sequence[Mapping[str, Cell]])
 
 
 def write_functional(
-    run_dir: Path, scenario: str, rows: Sequence[tuple[str, str, str]], name: str = "functional"
+    run_dir: Path, scenario: str, rows: Sequence[tuple[str, str, str]], worker_id: str = "master"
 ) -> Path:
-    """Write `(suite, case_id, status)` rows to `<scenario>/<name>.csv`."""
-    path = run_dir / scenario / f"{name}.csv"
+    """Append `(suite, case_id, status)` rows (`pass`/`fail`/`skip`) with the stage's writer."""
+    path = results_path(run_dir / scenario, worker_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(FUNCTIONAL_COLUMNS)
-        for suite, case_id, status in rows:
-            writer.writerow([suite, case_id, status, "" if status == "passed" else "why", "0.01"])
+    for suite, case_id, status in rows:
+        reason = "" if status == "pass" else "why"
+        append_result(path, CaseResult(suite, case_id, cast(Status, status), reason, 0.01))
     return path
 
 
@@ -194,7 +191,7 @@ def write_complete_run(
     write_session(run_dir, {scenario: ("functional", "perf", "accuracy")}, run_type=run_type)
     write_run_json(run_dir, scenario)
     write_functional(
-        run_dir, scenario, [("chat_core", "basic", "passed"), ("chat_core", "stop", "passed")]
+        run_dir, scenario, [("chat_core", "basic", "pass"), ("chat_core", "stop", "pass")]
     )
     write_perf(run_dir, scenario, [perf_row(ttft_p99=ttft_p99, e2e_p99=e2e_p99, qps=qps)])
     write_accuracy(run_dir, scenario)

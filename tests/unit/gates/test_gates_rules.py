@@ -150,7 +150,7 @@ def test_token_mismatches_fail_at_the_default_zero_tolerance(tmp_path: Path) -> 
 
 def test_expected_stage_without_results_fails_completeness(tmp_path: Path) -> None:
     run_dir = write_session(tmp_path / "r", {"s": ["functional", "perf", "accuracy"]})
-    write_functional(run_dir, "s", [("chat_core", "a", "passed")])
+    write_functional(run_dir, "s", [("chat_core", "a", "pass")])
 
     verdicts = [
         v for v in evaluate(collect_run(run_dir), None, THRESHOLDS) if v.gate == "completeness"
@@ -181,10 +181,10 @@ def test_functional_failures_fail_their_suite(tmp_path: Path) -> None:
         run_dir,
         "s",
         [
-            ("chat_core", "a", "passed"),
-            ("guided", "j", "failed"),
+            ("chat_core", "a", "pass"),
+            ("guided", "j", "fail"),
             ("guided", "k", "error"),
-            ("guided", "l", "skipped"),
+            ("guided", "l", "skip"),
         ],
     )
 

@@ -114,9 +114,9 @@ def test_no_data_is_left_out_not_written_as_zero(tmp_path: Path) -> None:
 
 def test_functional_counts_per_suite_and_per_case_only_on_daily(tmp_path: Path) -> None:
     rows = [
-        ("chat_core", "a", "passed"),
-        ("chat_core", "b", "failed"),
-        ("chat_core", "c", "skipped"),
+        ("chat_core", "a", "pass"),
+        ("chat_core", "b", "fail"),
+        ("chat_core", "c", "skip"),
         ("guided", "j", "error"),
     ]
     for run_type in ("pr", "daily"):
@@ -155,7 +155,7 @@ def test_accuracy_run_info_and_last_success(tmp_path: Path) -> None:
 
 def test_no_last_success_when_a_stage_left_nothing_or_the_server_failed(tmp_path: Path) -> None:
     run_dir = write_session(tmp_path / "r", {"partial": ["functional", "perf"], "down": ["perf"]})
-    write_functional(run_dir, "partial", [("chat_core", "a", "passed")])
+    write_functional(run_dir, "partial", [("chat_core", "a", "pass")])
     write_run_json(run_dir, "down", launch_error="not healthy")
     got = samples(build_registry(collect_run(run_dir), [], prefix="", now_s=NOW))
 

@@ -107,14 +107,14 @@ def test_rerun_rows_keep_the_final_outcome_across_worker_files(tmp_path: Path) -
     write_functional(
         run_dir,
         "s",
-        [("chat_core", "a", "failed"), ("chat_core", "b", "passed")],
-        name="functional-gw0",
+        [("chat_core", "a", "fail"), ("chat_core", "b", "pass")],
+        worker_id="gw0",
     )
-    write_functional(run_dir, "s", [("chat_core", "a", "passed")], name="functional-gw1")
+    write_functional(run_dir, "s", [("chat_core", "a", "pass")], worker_id="gw1")
 
     cases = collect_run(run_dir).scenarios[0].functional
 
-    assert sorted((c.case_id, c.status) for c in cases) == [("a", "passed"), ("b", "passed")]
+    assert sorted((c.case_id, c.status) for c in cases) == [("a", "pass"), ("b", "pass")]
 
 
 def test_launch_error_and_missing_stages_are_kept_for_the_gates(tmp_path: Path) -> None:
