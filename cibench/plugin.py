@@ -150,12 +150,17 @@ def pytest_configure(config: pytest.Config) -> None:
     # it: keep each scenario on one worker (xdist_group marks are set at collection).
     if getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadgroup"
+    if getattr(config, "workerinput", {}).get("cibench_loadgroup"):
+        # Workers re-parse the command line (where --dist may be absent) and decide on group
+        # suffixes from `option.loadgroup`; the controller tells them what it chose.
+        config.option.loadgroup = True
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist controller: give every worker the same run id, so all write to one run directory."""
     node.workerinput["cibench_run_id"] = node.config.stash[SESSION_KEY].run_id
+    node.workerinput["cibench_loadgroup"] = node.config.option.dist == "loadgroup"
 
 
 def _session(config: pytest.Config) -> CibenchSession:
@@ -202,31 +207,38 @@ def _item_param(item: pytest.Item) -> Any:
     if callspec is None:
         return None
     for argname in PARAM_STAGES:
-        if argname in callspec.params:
-            return callspec.params[argname]
+        value = callspec.params.get(argname)
+        if hasattr(value, "scenario_id"):  # not the NOTSET of an empty parameter set
+            return value
     return None
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Tag stage tests as they are collected, before xdist reads the `xdist_group` marks."""
+    param = _item_param(item)
+    if param is None:
+        return
+    stage: Stage = param.stage if isinstance(param, StageOff) else _stage_of(item)
+    item.add_marker(pytest.mark.xdist_group(name=param.scenario_id))
+    item.user_properties.append(("cibench_scenario", param.scenario_id))
+    item.user_properties.append(("cibench_stage", stage))
+    item.user_properties.append(("cibench_off", isinstance(param, StageOff)))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Order stage tests scenario by scenario, functional → perf → accuracy, and tag them."""
+    """Order stage tests scenario by scenario, functional → perf → accuracy."""
     error = _session(config).plan_error
     if error is not None:
         raise _usage_error(error)
     order: dict[str, int] = {}
     keyed: list[tuple[tuple[int, int, int], pytest.Item]] = []
     for index, item in enumerate(items):
-        param = _item_param(item)
-        if param is None:
+        props = dict(item.user_properties)
+        if "cibench_scenario" not in props:
             keyed.append(((-1, 0, index), item))
             continue
-        scenario_id: str = param.scenario_id
-        stage: Stage = param.stage if isinstance(param, StageOff) else _stage_of(item)
-        rank = order.setdefault(scenario_id, len(order))
-        keyed.append(((rank, STAGES.index(stage), index), item))
-        item.add_marker(pytest.mark.xdist_group(name=scenario_id))
-        item.user_properties.append(("cibench_scenario", scenario_id))
-        item.user_properties.append(("cibench_stage", stage))
-        item.user_properties.append(("cibench_off", isinstance(param, StageOff)))
+        rank = order.setdefault(str(props["cibench_scenario"]), len(order))
+        keyed.append(((rank, STAGES.index(props["cibench_stage"]), index), item))
     items[:] = [item for _, item in sorted(keyed, key=lambda pair: pair[0])]
 
 
@@ -273,7 +285,8 @@ def server(scenario: Scenario, _cibench_servers: CibenchSession) -> Endpoint:
     try:
         return _cibench_servers.pool.endpoint(scenario)
     except CibenchError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        reason = str(exc)
+    pytest.fail(reason, pytrace=False)  # outside `except`: no chained traceback in the report
 
 
 @pytest.fixture

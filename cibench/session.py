@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,7 +177,6 @@ class CibenchSession:
             "start": self.started,
             "end": utc_now_iso(),
             "cibench_version": __version__,
-            "worker_count": int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0),
             "scenarios": scenarios,
         }
         self.run_dir.mkdir(parents=True, exist_ok=True)

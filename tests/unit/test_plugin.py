@@ -133,3 +133,20 @@ def test_unknown_scenario_lists_the_known_ones(tmp_path: Path) -> None:
     assert result.returncode == 4
     assert "unknown scenario 'nope'" in result.stderr
     assert "known: broken, good" in result.stderr
+
+
+def test_under_xdist_each_scenario_starts_once_on_one_worker(tmp_path: Path) -> None:
+    write_run(tmp_path)
+    result = run_pytest(tmp_path, "-v", "-n", "2", "-m", "perf", "--scenario", "good",
+                        "--scenario", "broken", "--no-gates")  # fmt: skip
+    assert "2 passed, 2 errors" in result.stdout, result.stdout
+    run_dir = tmp_path / "artifacts" / "run1"
+    # one start attempt for the broken scenario although its two tests could land on 2 workers
+    assert (run_dir / "broken" / "server.log").read_text().count("refusing to start") == 1
+    workers = {
+        line.split("]")[0]
+        for line in result.stdout.splitlines()
+        if line.startswith("[gw") and "test_point[good" in line
+    }
+    assert len(workers) == 1, result.stdout  # both of good's tests ran on one worker
+    assert json.loads((run_dir / "session.json").read_text())["run_id"] == "run1"
