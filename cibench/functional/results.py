@@ -1,7 +1,8 @@
-"""`functional.csv`: one row per case (suite, case_id, status, reason, duration_s); write, read.
+"""`functional.csv`: one row per case (suite, case_id, status, reason, duration_s), appended.
 
 Each pytest process appends to its own file (`functional.csv`, or `functional-gw0.csv` under
-xdist), so workers never interleave rows; readers take every `functional*.csv` of a stage dir.
+xdist), so workers never interleave rows; the metrics stage reads every `functional*.csv` of
+a stage directory by header name.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 Status = Literal["pass", "fail", "skip"]
-STATUSES: dict[str, Status] = {"pass": "pass", "fail": "fail", "skip": "skip"}
+STATUSES: tuple[Status, ...] = ("pass", "fail", "skip")
 COLUMNS = ("suite", "case_id", "status", "reason", "duration_s")
 _REASON_LIMIT = 500
 
@@ -63,24 +64,3 @@ def append_result(path: Path, result: CaseResult) -> None:
                 f"{result.duration_s:.3f}",
             ]
         )
-
-
-def read_results(stage_dir: Path) -> list[CaseResult]:
-    """Every row of every `functional*.csv` in `stage_dir`, read by header name."""
-    results: list[CaseResult] = []
-    for path in sorted(stage_dir.glob("functional*.csv")):
-        with path.open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                status = STATUSES.get(row["status"])
-                if status is None:
-                    continue
-                results.append(
-                    CaseResult(
-                        suite=row["suite"],
-                        case_id=row["case_id"],
-                        status=status,
-                        reason=row.get("reason") or "",
-                        duration_s=float(row.get("duration_s") or 0.0),
-                    )
-                )
-    return results
