@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
+import random
 import shutil
 import statistics
 import time
@@ -29,6 +31,10 @@ from cibench.sim.testing import run_simulator
 ZERO_LATENCY = (
     "--prefill-base-ms", "0", "--prefill-per-token-ms", "0",
     "--itl-base-ms", "0", "--itl-per-running-seq-ms", "0",
+)  # fmt: skip
+ONE_MS_ITL = (
+    "--prefill-base-ms", "0", "--prefill-per-token-ms", "0",
+    "--itl-base-ms", "1", "--itl-per-running-seq-ms", "0",
 )  # fmt: skip
 TTFT_MS = 50.0
 ITL_MS = 10.0
@@ -79,54 +85,87 @@ async def _stream_once(
     return stamps[0] - sent, gaps, len(stamps)
 
 
-async def capacity(base_url: str, concurrency: int, duration_s: float, max_tokens: int) -> None:
-    """Closed-loop streams against a zero-latency simulator for `duration_s`."""
-    url = f"{base_url}/v1/completions"
-    requests = 0
-    tokens = 0
-    stop_at = time.perf_counter() + duration_s
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
+async def _raw_worker(host: str, port: int, request: bytes, stop_at: float) -> tuple[int, int]:
+    """Closed-loop keep-alive HTTP/1.1 requests on one connection: (requests, content events).
 
-        async def worker() -> None:
-            nonlocal requests, tokens
-            while time.perf_counter() < stop_at:
-                _, _, n = await _stream_once(session, url, max_tokens)
-                requests += 1
-                tokens += n
+    A hand-rolled client, because the question is how much the server sustains: aiohttp's
+    client saturates its own core first.
+    """
+    reader, writer = await asyncio.open_connection(host, port)
+    requests = events = 0
+    try:
+        while time.perf_counter() < stop_at:
+            writer.write(request)
+            received = b""
+            while not received.endswith(b"\r\n0\r\n\r\n"):  # end of the chunked body
+                data = await reader.read(65536)
+                if not data:
+                    raise ConnectionError("server closed the connection")
+                received += data
+            requests += 1
+            events += received.count(b"data: {")
+    finally:
+        writer.close()
+    return requests, events
 
-        await _stream_once(session, url, max_tokens)  # warm-up
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
+
+async def capacity(
+    base_url: str, concurrency: int, duration_s: float, max_tokens: int, label: str
+) -> None:
+    """Closed-loop streams for `duration_s`; prints tokens/s and requests/s."""
+    host, port = base_url.removeprefix("http://").split(":")
+    payload = json.dumps(_body(max_tokens)).encode()
+    request = (
+        b"POST /v1/completions HTTP/1.1\r\nHost: sim\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload)
+    )
+    await _raw_worker(host, int(port), request, time.perf_counter() + 0.5)  # warm-up
+    start = time.perf_counter()
+    results = await asyncio.gather(
+        *(_raw_worker(host, int(port), request, start + duration_s) for _ in range(concurrency))
+    )
+    elapsed = time.perf_counter() - start
+    requests = sum(r for r, _ in results)
+    tokens = sum(e for _, e in results)
     print(
-        f"capacity  concurrency={concurrency:3d}  tokens/request={max_tokens}  "
+        f"{label:12s}  c={concurrency:3d}  tokens/request={max_tokens:3d}  "
         f"{tokens / elapsed:9.0f} tokens/s  {requests / elapsed:7.0f} requests/s"
     )
 
 
-async def timing_error(base_url: str, concurrency: int, rounds: int, max_tokens: int) -> None:
-    """TTFT and ITL error versus the configured 50 ms / 10 ms."""
+async def timing_error(base_url: str, concurrency: int, rounds: int, max_tokens: int) -> str:
+    """TTFT and ITL error versus the configured 50 ms / 10 ms, closed loop.
+
+    Each of `concurrency` workers sends `rounds` requests back to back, starting at a random
+    offset within one request's duration, so arrivals are spread as in a steady state rather
+    than all landing in the same millisecond.
+    """
     url = f"{base_url}/v1/completions"
     ttft_err: list[float] = []
     itl_err: list[float] = []
+    request_s = (TTFT_MS + ITL_MS * (max_tokens - 1)) / 1e3
+    rng = random.Random(0)
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
         await _stream_once(session, url, 2)  # warm-up: connection set-up is not measured
-        for _ in range(rounds):
-            results = await asyncio.gather(
-                *(_stream_once(session, url, max_tokens) for _ in range(concurrency))
-            )
-            for ttft, gaps, _ in results:
+
+        async def worker(offset_s: float) -> None:
+            await asyncio.sleep(offset_s)
+            for _ in range(rounds):
+                ttft, gaps, _ = await _stream_once(session, url, max_tokens)
                 ttft_err.append(ttft * 1e3 - TTFT_MS)
                 itl_err.extend(g * 1e3 - ITL_MS for g in gaps)
-    print(
-        f"timing    concurrency={concurrency:3d}  requests={len(ttft_err):4d}  "
-        f"TTFT error median {statistics.median(ttft_err):+6.2f} ms  "
+
+        offsets = [
+            rng.uniform(0, request_s) if concurrency > 1 else 0.0 for _ in range(concurrency)
+        ]
+        await asyncio.gather(*(worker(o) for o in offsets))
+    return (
+        f"c={concurrency:3d}  n={len(ttft_err):4d}  "
+        f"TTFT err median {statistics.median(ttft_err):+6.2f} ms  "
         f"p99 {_percentile(ttft_err, 99):+6.2f} ms  |  "
-        f"ITL error median {statistics.median(itl_err):+6.2f} ms  "
-        f"p99 {_percentile(itl_err, 99):+6.2f} ms  "
-        f"(ITL p1 {_percentile(itl_err, 1):+6.2f} ms)"
+        f"ITL err median {statistics.median(itl_err):+6.2f} ms  "
+        f"p1 {_percentile(itl_err, 1):+6.2f}  p99 {_percentile(itl_err, 99):+6.2f} ms"
     )
 
 
@@ -134,9 +173,12 @@ def main() -> None:
     """Run both measurements and print one line per load point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0, help="capacity run, seconds")
-    parser.add_argument("--capacity-concurrency", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=20, help="timing rounds per concurrency")
+    parser.add_argument("--rounds", type=int, default=10, help="requests per timing worker")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument(
+        "--busy-wait-ms", type=float, nargs="+", default=[0.0, 2.0],
+        help="simulator --busy-wait-ms values to measure timing error with",
+    )  # fmt: skip
     args = parser.parse_args()
 
     pinned = (
@@ -144,15 +186,23 @@ def main() -> None:
         and hasattr(os, "sched_setaffinity")
         and shutil.which("taskset") is not None
     )
-    # the simulator inherits CPU 0 through taskset; this process then moves to CPU 1
+    # the simulator runs on CPU 0 through taskset; this process moves to CPU 1
     prefix = ("taskset", "-c", "0") if pinned else ()
     print(f"cpus={os.cpu_count()}  pinned={'server cpu0, client cpu1' if pinned else 'no'}")
-    with run_simulator(*ZERO_LATENCY, "--max-num-seqs", "1024", launcher=prefix) as url:
+    if pinned:
         _pin(1)
-        asyncio.run(capacity(url, args.capacity_concurrency, args.duration, 16))
-    with run_simulator(*FIXED_LATENCY, "--max-num-seqs", "1024", launcher=prefix) as url:
-        for c in args.concurrency:
-            asyncio.run(timing_error(url, c, args.rounds if c > 1 else args.rounds * 5, 32))
+    print("-- capacity (raw keep-alive HTTP client, closed loop) --")
+    with run_simulator(*ZERO_LATENCY, "--max-num-seqs", "4096", launcher=prefix) as url:
+        asyncio.run(capacity(url, 64, args.duration, 16, "zero latency"))
+    with run_simulator(*ONE_MS_ITL, "--max-num-seqs", "4096", launcher=prefix) as url:
+        asyncio.run(capacity(url, 256, args.duration, 64, "ITL 1 ms"))
+    print(f"-- timing error (aiohttp client; TTFT {TTFT_MS:g} ms, ITL {ITL_MS:g} ms) --")
+    for busy in args.busy_wait_ms:
+        flags = (*FIXED_LATENCY, "--max-num-seqs", "1024", "--busy-wait-ms", str(busy))
+        with run_simulator(*flags, launcher=prefix) as url:
+            for c in args.concurrency:
+                line = asyncio.run(timing_error(url, c, args.rounds * (5 if c == 1 else 1), 32))
+                print(f"busy-wait {busy:g} ms  {line}")
 
 
 if __name__ == "__main__":

@@ -278,8 +278,10 @@ class Simulator:
         steps = seq.output_tokens
         error_at = steps // 2 if self.faults.sse_error() else -1
         stall_s = self.faults.stall_seconds()
+        stall_at = steps // 2 if stall_s else -1
         continuous = req.continuous_usage
-        for step in range(steps):
+        step = 0
+        while step < steps:
             if step == error_at:
                 payload = error_body(
                     self.options.error_envelope,
@@ -288,24 +290,40 @@ class Simulator:
                     500,
                     None,
                 )
-                await response.write(sse(payload) + (b"" if self.options.omit_done else DONE))
+                tail = b"" if self.options.omit_done else DONE
+                await response.write_eof(sse(payload) + tail)
                 timings.failed = True
                 return
-            if stall_s and step == steps // 2:
+            if step == stall_at:
                 await asyncio.sleep(stall_s)
             await self._next_token(seq)
             parts = [renderer.opening(p) for p in plans] if step == 0 else []
-            for plan in plans:
-                if step < plan.num_tokens:
-                    parts.append(renderer.token_chunk(plan, step, continuous))
-            await response.write(b"".join(parts))
-            self._token_emitted(timings)
-        tail = renderer.usage_chunk() if req.include_usage else b""
+            while True:
+                parts.extend(
+                    renderer.token_chunk(plan, step, continuous)
+                    for plan in plans
+                    if step < plan.num_tokens
+                )
+                self._token_emitted(timings)
+                step += 1
+                # tokens already due go out in the same write (a server that is behind, or a
+                # zero-latency one): one send instead of one per token
+                if (
+                    step >= steps
+                    or step in (error_at, stall_at)
+                    or seq.state is not SeqState.RUNNING
+                    or not self._waker.due(seq.deadline_s)
+                ):
+                    break
+                self.engine.complete_token(seq)
+            if step < steps:
+                await response.write(b"".join(parts))
+        # the last tokens, the usage chunk, [DONE] and the end of the chunked body: one send
+        if req.include_usage:
+            parts.append(renderer.usage_chunk())
         if not self.options.omit_done:
-            tail += DONE
-        if tail:
-            await response.write(tail)
-        await response.write_eof()
+            parts.append(DONE)
+        await response.write_eof(b"".join(parts))
 
     async def _next_token(self, seq: Sequence) -> None:
         """Wait until `seq`'s next token is due, then record it in the engine."""

@@ -9,6 +9,7 @@ token's chunk only; `include_usage` adds one chunk with `choices: []` and `usage
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,8 +22,18 @@ DONE = b"data: [DONE]\n\n"
 _SWAPPED_FINISH = {"length": "stop", "stop": "length", "tool_calls": "stop"}
 
 
+# one encoder: json.dumps with keyword arguments builds a new encoder on every call
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _piece_json(piece: str) -> str:
+    """JSON string literal of a token; pieces repeat a lot, so they are encoded once."""
+    return _ENCODER.encode(piece)
 
 
 def sse(payload: Mapping[str, Any]) -> bytes:
@@ -132,17 +143,16 @@ class Renderer:
             done = min(step + 1, plan.num_tokens)
             usage = ',"usage":' + _dumps(self._usage(done, min(done, plan.num_reasoning)))
         if self._api != "chat":
-            text = piece
             if self._echo and step == 0:
-                text = self._prompts[plan.prompt_index] + piece
-            lp = (
-                self._completion_logprobs(plan, step, step + 1)
-                if self._logprobs is not None
-                else None
-            )
+                text_json = _dumps(self._prompts[plan.prompt_index] + piece)
+            else:
+                text_json = _piece_json(piece)
+            lp_json = "null"
+            if self._logprobs is not None:
+                lp_json = _dumps(self._completion_logprobs(plan, step, step + 1))
             return (
                 self._head
-                + f'{plan.index},"text":{_dumps(text)},"logprobs":{_dumps(lp)},'
+                + f'{plan.index},"text":{text_json},"logprobs":{lp_json},'
                 f'"finish_reason":{finish},"stop_reason":null}}]{usage}}}\n\n'.encode()
             )
         out = b""
@@ -166,13 +176,15 @@ class Renderer:
                         '"finish_reason":null}]}\n\n'
                     ).encode()
                 )
-            delta = '{"tool_calls":[{"index":0,"function":{"arguments":' + _dumps(piece) + "}}]}"
+            delta = (
+                '{"tool_calls":[{"index":0,"function":{"arguments":' + _piece_json(piece) + "}}]}"
+            )
         elif kind == REASONING:
-            delta = "{" + self._reasoning_key + ":" + _dumps(piece) + "}"
+            delta = "{" + self._reasoning_key + ":" + _piece_json(piece) + "}"
             if not self._settings.include_reasoning:
                 delta = "{}"
         else:
-            delta = '{"content":' + _dumps(piece) + "}"
+            delta = '{"content":' + _piece_json(piece) + "}"
         lp_json = "null"
         if self._logprobs is not None and kind == CONTENT:
             lp_json = _dumps({"content": [self._chat_logprob(plan, step)]})

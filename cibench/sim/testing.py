@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -10,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -101,3 +102,19 @@ def _wait_up(
 def _read_log(log: IO[bytes]) -> str:
     log.seek(0)
     return log.read().decode("utf-8", "replace")[-4000:]
+
+
+def sse_events(raw: str) -> list[Any]:
+    """The events of an SSE body: parsed JSON objects, and the string "[DONE]" for the sentinel.
+
+    Raises `ValueError` when an event is not `data: ...` framed as vLLM does.
+    """
+    events: list[Any] = []
+    for block in raw.split("\n\n"):
+        if not block.strip():
+            continue
+        if not block.startswith("data: "):
+            raise ValueError(f"not an SSE data event: {block[:80]!r}")
+        data = block[len("data: ") :]
+        events.append(data if data == "[DONE]" else json.loads(data))
+    return events
