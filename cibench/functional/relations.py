@@ -48,7 +48,7 @@ class Relation:
 
 
 def _parse_sum(text: str, relation: str) -> tuple[Term, ...]:
-    tokens = re.split(r"\s*([+-])\s*", text.strip())
+    tokens = [t for t in re.split(r"\s*([+-])\s*", text.strip()) if t]
     terms: list[Term] = []
     sign = 1
     expect_operand = True
