@@ -81,7 +81,7 @@ def _outcome(item: pytest.Item, record: CaseRecord) -> tuple[Status, str, float]
         return "fail", "; ".join(record.failures), report.duration
     crash = getattr(report.longrepr, "reprcrash", None)
     reason = crash.message if crash is not None else str(report.longrepr)
-    return "fail", f"{report.when}: {reason}", report.duration
+    return "fail", f"{report.when}: {reason.removeprefix('Failed: ')}", report.duration
 
 
 @pytest.fixture(autouse=True)

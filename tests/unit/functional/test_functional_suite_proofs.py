@@ -47,6 +47,7 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]] = {
     "wrong-finish": ({"wrong_finish_reason": True}, {}, FINISH),
     "errors-500": ({"invalid_params_500": True}, {}, INVALID),
     "sick-after-400": ({"unhealthy_after_bad_request": True}, {}, INVALID[:1]),
+    "never-starts": ({"no_such_flag": True}, {}, ["models_health::health"]),
 }
 Rows = dict[str, dict[str, tuple[str, str]]]
 
@@ -114,7 +115,8 @@ def test_a_healthy_simulator_passes_every_case_the_breakers_trip(
 ) -> None:
     healthy = statuses(outcome, "healthy")
     assert set(healthy.values()) == {"pass"}, outcome[2]["healthy"]
-    tripped = {case for scenario_id in SCENARIOS for case in statuses(outcome, scenario_id)}
+    broken = [s for s in SCENARIOS if s != "never-starts"]
+    tripped = {case for scenario_id in broken for case in statuses(outcome, scenario_id)}
     assert set(healthy) == tripped
 
 
@@ -183,3 +185,12 @@ def test_a_server_unhealthy_after_a_bad_request_fails(outcome: tuple[int, str, R
     assert reason(outcome, "sick-after-400", "params_boundary::temperature_negative") == (
         "server unhealthy after the request: GET /health -> 503 ''"
     )
+
+
+def test_a_server_that_never_starts_fails_its_cases_with_the_reason(
+    outcome: tuple[int, str, Rows],
+) -> None:
+    assert statuses(outcome, "never-starts") == {"models_health::health": "fail"}
+    why = reason(outcome, "never-starts", "models_health::health")
+    assert why.startswith("setup: ")
+    assert "never-starts" in why

@@ -1,0 +1,212 @@
+"""Whole sessions against `local-sim`: daily push and read-back, A/A, a slowdown, errors, no gateway.
+
+Each test runs `python -m pytest --scenario ... --run-type ...` in a subprocess with a copy of the
+repo's configs, trimmed to a small perf profile. Timing noise: on a loaded 2-core machine a
+scheduling hiccup can reach tens of milliseconds, and P99 over a handful of requests is nearly
+the maximum, so the simulator is slowed down until such hiccups are small against the gates'
+margins: TTFT ~1 s (10% = 100 ms), E2E ~1.35 s, and one closed-loop round ~1.35 s, so that a
+70 ms stall is still within QPS's 5%. The runs that need no baseline use a fast simulator.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from cibench.metrics.testing import wipe_pushgateway
+from cibench.perf.csvio import read_summary
+from cibench.sim.testing import free_port
+
+REPO = Path(__file__).resolve().parents[3]
+STEADY_SIM = {
+    "prefill_base_ms": 1000,
+    "prefill_per_token_ms": 0,
+    "itl_base_ms": 50,
+    "itl_per_running_seq_ms": 0,
+    "jitter": 0,
+}
+FAST_SIM = {
+    "prefill_base_ms": 20,
+    "prefill_per_token_ms": 0,
+    "itl_base_ms": 5,
+    "itl_per_running_seq_ms": 0,
+    "jitter": 0,
+}
+PROFILE = {
+    "control_method": "fixed",
+    "backend": "threading-pool",
+    "concurrency": [2],
+    "input_length": [32],
+    "output_length": [8],
+    "num_requests_per_concurrency": 4,
+    "warmup": 0,
+    "epochs": 1,
+    "seed": 0,
+    "timeout_seconds": 60,
+    "max_send_lag_ms": 2000,
+}  # a busy shared machine must not fail the harness check
+
+
+@dataclass(frozen=True)
+class Session:
+    returncode: int
+    output: str
+    run_dir: Path
+
+    def gates(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.run_dir / "gates.json").read_text())
+        return data
+
+    def failing(self) -> set[str]:
+        return {v["gate"] for v in self.gates()["verdicts"] if v["verdict"] == "fail"}
+
+
+def make_configs(root: Path, sim: dict[str, float], profile: dict[str, Any]) -> Path:
+    """A copy of the repo's configs: `local-sim` (+ `local-sim-b`) with `sim` args, perf only
+    (and the quick `models_health` functional suite), using `profile` for PR and daily."""
+    configs = root / "configs"
+    shutil.copytree(REPO / "configs", configs)
+    scenario_path = configs / "scenarios" / "local-sim.yaml"
+    scenario = yaml.safe_load(scenario_path.read_text())
+    scenario["args"] = {"seed": 0, **sim}
+    scenario_path.write_text(yaml.safe_dump(scenario))
+    (configs / "scenarios" / "local-sim-b.yaml").write_text(
+        yaml.safe_dump({**scenario, "id": "local-sim-b"})
+    )
+    (configs / "tests" / "perf" / "profiles" / "it.yaml").write_text(yaml.safe_dump(profile))
+    entry = {
+        "functional": True,
+        "functional_subset": ["models_health"],
+        "perf": True,
+        "perf_profile": "it",
+    }
+    matrix = {
+        "scenarios": {name: {"pr": entry, "daily": entry} for name in ("local-sim", "local-sim-b")}
+    }
+    (configs / "matrix.yaml").write_text(yaml.safe_dump(matrix))
+    return configs
+
+
+def run_session(root: Path, configs: Path, run_id: str, *args: str) -> Session:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--configs",
+         str(configs), "--artifacts", str(root / "artifacts"), "--run-id", run_id, *args],
+        capture_output=True, text=True, timeout=180, cwd=REPO, check=False,
+    )  # fmt: skip
+    return Session(done.returncode, done.stdout + done.stderr, root / "artifacts" / run_id)
+
+
+@pytest.fixture(scope="module")
+def steady_configs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_configs(tmp_path_factory.mktemp("steady"), STEADY_SIM, PROFILE)
+
+
+@pytest.fixture(scope="module")
+def daily(
+    pushgateway_server: str, steady_configs: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Session:
+    """One daily session over two scenarios, pushed to the (emptied) test Pushgateway."""
+    wipe_pushgateway(pushgateway_server)
+    return run_session(tmp_path_factory.mktemp("daily"), steady_configs, "daily-1",
+                       "--scenario", "local-sim", "--scenario", "local-sim-b",
+                       "--run-type", "daily", "--pushgateway", pushgateway_server)  # fmt: skip
+
+
+def test_daily_run_pushes_what_the_summary_csvs_say(
+    daily: Session, pushgateway_server: str, check_metrics: Callable[[Path], str]
+) -> None:
+    assert daily.returncode == 0, daily.output
+    groups = httpx.get(f"{pushgateway_server}/api/v1/metrics", timeout=5).json()["data"]
+    by_scenario = {group["labels"]["scenario"]: group for group in groups}
+
+    # A second scenario sits beside the first: one group each, nothing overwritten.
+    assert sorted(by_scenario) == ["local-sim", "local-sim-b"]
+    for scenario, group in by_scenario.items():
+        assert group["labels"]["job"] == "vllm_cibench"
+        [summary] = (daily.run_dir / scenario / "perf").glob("summary_*.csv")
+        [row] = read_summary(summary)
+        [qps] = group["vllm_cibench_requests_per_second"]["metrics"]
+        [ttft] = group["vllm_cibench_ttft_seconds"]["metrics"]
+        [e2e] = group["vllm_cibench_e2e_seconds"]["metrics"]
+        assert qps["labels"]["scenario"] == scenario
+        assert qps["labels"]["concurrency"] == "2"
+        assert float(qps["value"]) == pytest.approx(row["QPS"], rel=1e-12)
+        assert float(ttft["quantiles"]["0.99"]) == pytest.approx(row["TP99_TTFT(s)"], rel=1e-12)
+        assert float(e2e["quantiles"]["0.99"]) == pytest.approx(row["TP99_E2E(s)"], rel=1e-12)
+        assert float(ttft["count"]) == row["Success"]
+    check_metrics(daily.run_dir / "metrics.prom")
+
+
+def test_pr_run_against_the_daily_baseline_passes(
+    daily: Session,
+    pushgateway_server: str,
+    steady_configs: Path,
+    tmp_path: Path,
+    check_metrics: Callable[[Path], str],
+) -> None:
+    pr = run_session(tmp_path, steady_configs, "pr-aa", "--scenario", "local-sim",
+                     "--run-type", "pr", "--baseline", pushgateway_server)  # fmt: skip
+
+    assert pr.returncode == 0, pr.output
+    verdicts = pr.gates()["verdicts"]
+    regression = {v["gate"]: v["verdict"] for v in verdicts if v["stage"] == "perf"}
+    assert regression["ttft_p99"] == "pass"
+    assert regression["e2e_p99"] == "pass"
+    assert regression["qps"] == "pass"
+    assert "baseline: pushgateway" in pr.output
+    check_metrics(pr.run_dir / "metrics.prom")
+
+
+def test_pr_run_on_a_30_percent_slower_server_fails_naming_ttft_and_e2e(
+    daily: Session, tmp_path: Path, check_metrics: Callable[[Path], str]
+) -> None:
+    slow = make_configs(tmp_path, {**STEADY_SIM, "slowdown": 1.3}, PROFILE)
+
+    pr = run_session(tmp_path, slow, "pr-slow", "--scenario", "local-sim", "--run-type", "pr",
+                     "--baseline", str(daily.run_dir))  # fmt: skip
+
+    assert pr.returncode != 0, pr.output
+    assert {"ttft_p99", "e2e_p99"} <= pr.failing(), pr.output
+    assert "gates: FAILED" in pr.output
+    ttft = [v for v in pr.gates()["verdicts"] if v["gate"] == "ttft_p99"]
+    assert ttft[0]["delta"] == pytest.approx(0.3, abs=0.1)
+    check_metrics(pr.run_dir / "metrics.prom")
+
+
+def test_ten_percent_injected_errors_fail_the_failure_ratio_gate(tmp_path: Path) -> None:
+    profile = {**PROFILE, "concurrency": [4], "num_requests_per_concurrency": 20}
+    configs = make_configs(tmp_path, {**FAST_SIM, "error_ratio": 0.1}, profile)
+
+    pr = run_session(tmp_path, configs, "pr-errors", "--scenario", "local-sim", "--run-type", "pr")
+
+    assert pr.returncode != 0, pr.output
+    [ratio] = [v for v in pr.gates()["verdicts"] if v["gate"] == "failure_ratio"]
+    assert ratio["verdict"] == "fail"
+    assert ratio["current"] > 0.05
+
+
+def test_daily_run_with_the_pushgateway_down_finishes_and_says_so(
+    tmp_path: Path, check_metrics: Callable[[Path], str]
+) -> None:
+    configs = make_configs(tmp_path, FAST_SIM, PROFILE)
+    dead = f"http://127.0.0.1:{free_port()}"
+
+    daily = run_session(tmp_path, configs, "daily-down", "--scenario", "local-sim",
+                        "--run-type", "daily", "--pushgateway", dead)  # fmt: skip
+
+    assert daily.returncode != 0, daily.output
+    assert f"push: FAILED: Pushgateway {dead}: PUT job=vllm_cibench" in daily.output
+    assert daily.gates()["push_error"]
+    check_metrics(daily.run_dir / "metrics.prom")
+    assert list((daily.run_dir / "local-sim" / "perf").glob("summary_*.csv"))
+    assert (daily.run_dir / "local-sim" / "functional.csv").exists()
