@@ -37,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print=None,
         access_log=access_log,
         loop=loop,
+        # a client that disconnects frees its batch slot at once, as vLLM aborts the request
+        handler_cancellation=True,
+        # streams in flight must not hold up a stop for aiohttp's default of 60 s
+        shutdown_timeout=1.0,
     )
     return 0
 

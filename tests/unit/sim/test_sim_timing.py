@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from cibench.sim.testing import run_simulator
 
@@ -131,3 +132,26 @@ def test_kv_budget_preempts_and_every_request_still_completes() -> None:
     assert metric(text, "vllm:num_preemptions_total") > 0
     assert metric(text, "vllm:kv_cache_usage_perc") == 0
     assert metric(text, "vllm:generation_tokens_total") == 240
+
+
+def running_after_settling(url: str) -> float:
+    deadline = time.monotonic() + 2.0
+    while True:
+        running = metric(httpx.get(f"{url}/metrics").text, "vllm:num_requests_running")
+        if running == 0 or time.monotonic() > deadline:
+            return running
+        time.sleep(0.05)
+
+
+def test_client_disconnect_frees_the_batch_slot() -> None:
+    flags = ("--prefill-base-ms", "1", "--itl-base-ms", "5")
+    body = {"model": MODEL, "prompt": "x", "max_tokens": 2000, "ignore_eos": True}
+    with run_simulator("--model", MODEL, *flags) as url:
+        with pytest.raises(httpx.ReadTimeout):  # non-stream: the client gives up waiting
+            httpx.post(f"{url}/v1/completions", json=body, timeout=0.2)
+        assert running_after_settling(url) == 0
+        stream_body = {**body, "stream": True}
+        with httpx.stream("POST", f"{url}/v1/completions", json=stream_body) as resp:
+            lines = resp.iter_lines()
+            assert next(lines).startswith("data: ")  # then hang up mid-stream
+        assert running_after_settling(url) == 0
