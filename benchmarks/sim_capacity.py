@@ -175,10 +175,6 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="capacity run, seconds")
     parser.add_argument("--rounds", type=int, default=10, help="requests per timing worker")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
-    parser.add_argument(
-        "--busy-wait-ms", type=float, nargs="+", default=[0.0, 2.0],
-        help="simulator --busy-wait-ms values to measure timing error with",
-    )  # fmt: skip
     args = parser.parse_args()
 
     pinned = (
@@ -197,12 +193,10 @@ def main() -> None:
     with run_simulator(*ONE_MS_ITL, "--max-num-seqs", "4096", launcher=prefix) as url:
         asyncio.run(capacity(url, 256, args.duration, 64, "ITL 1 ms"))
     print(f"-- timing error (aiohttp client; TTFT {TTFT_MS:g} ms, ITL {ITL_MS:g} ms) --")
-    for busy in args.busy_wait_ms:
-        flags = (*FIXED_LATENCY, "--max-num-seqs", "1024", "--busy-wait-ms", str(busy))
-        with run_simulator(*flags, launcher=prefix) as url:
-            for c in args.concurrency:
-                line = asyncio.run(timing_error(url, c, args.rounds * (5 if c == 1 else 1), 32))
-                print(f"busy-wait {busy:g} ms  {line}")
+    flags = (*FIXED_LATENCY, "--max-num-seqs", "1024")
+    with run_simulator(*flags, launcher=prefix) as url:
+        for c in args.concurrency:
+            print(asyncio.run(timing_error(url, c, args.rounds * (5 if c == 1 else 1), 32)))
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ class Simulator:
         self._exported_preemptions = 0
         self._waiters: dict[int, asyncio.Future[None]] = {}
         self._plan_settings = PlanSettings(options.reasoning, options.ignore_json_schema)
-        self._waker = Waker(clock, options.busy_wait_ms * ms)
+        self._waker = Waker(clock)
 
     # ---- app wiring --------------------------------------------------------------------------
 

@@ -35,7 +35,6 @@ class SimOptions:
     stall_ratio: float = 0.0
     stall_seconds: float = 0.0
     slowdown: float = 1.0
-    busy_wait_ms: float = 0.0
     ignore_json_schema: bool = False
     omit_done: bool = False
     wrong_finish_reason: bool = False
@@ -198,15 +197,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=d.slowdown,
         help="multiply every latency by this factor (fakes a regression)",
-    )
-
-    timing.add_argument(
-        "--busy-wait-ms",
-        type=_non_negative_float,
-        default=d.busy_wait_ms,
-        help="spend the last N ms before each token deadline yielding instead of sleeping: "
-        "sub-0.1 ms timing even on noisy VMs, at the cost of a busy core (for harness "
-        "self-checks; 2 is a good value)",
     )
 
     faults = p.add_argument_group("fault injection")

@@ -41,33 +41,21 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 class Waker:
-    """Sleeps until absolute deadlines, leading by the observed average wake-up latency.
+    """Sleeps until absolute deadlines, leading by the observed average wake-up latency."""
 
-    With `busy_wait_s` > 0 the last stretch before a deadline is spent yielding to the event
-    loop (`asyncio.sleep(0)`) instead of sleeping, which keeps the CPU awake: deadlines are then
-    met within microseconds even where wake-ups are slow and noisy (VMs), at the price of one
-    busy core while any stream is inside that window.
-    """
-
-    def __init__(self, clock: Callable[[], float], busy_wait_s: float = 0.0) -> None:
+    def __init__(self, clock: Callable[[], float]) -> None:
         """:param clock: the event loop's clock (`loop.time`, i.e. `time.monotonic`)."""
         self._clock = clock
-        self._busy_wait_s = busy_wait_s
         self.lead_s = 0.0
 
     def due(self, deadline_s: float) -> bool:
         """Whether acting now is closer to `deadline_s` than sleeping again would be."""
-        slack = 0.0 if self._busy_wait_s > 0.0 else self.lead_s
-        return deadline_s - self._clock() <= slack
+        return deadline_s - self._clock() <= self.lead_s
 
     async def sleep_toward(self, deadline_s: float) -> None:
         """Sleep once toward `deadline_s` (callers loop until `due`) and learn the latency."""
-        target = deadline_s - self._busy_wait_s - self.lead_s
-        now = self._clock()
-        if target <= now:
-            await asyncio.sleep(0)  # inside the busy-wait window: let other tasks run
-            return
-        await asyncio.sleep(target - now)
+        target = deadline_s - self.lead_s
+        await asyncio.sleep(max(0.0, target - self._clock()))
         late = self._clock() - target
         # the lead converges on the mean latency of timer wake-ups
         estimate = self.lead_s + (late - self.lead_s) * _EWMA_WEIGHT
