@@ -11,7 +11,6 @@ import asyncio
 import ssl
 import time
 
-from cibench.client.http1 import HttpFramingError
 from cibench.client.record import RequestRecord
 from cibench.client.stream import PreparedRequest, ResponseTimer
 
@@ -39,12 +38,10 @@ class _TimingProtocol(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
             return
-        try:
-            complete = timer.feed(now, data)
-        except HttpFramingError as exc:  # pragma: no cover - feed already maps these
-            timer.fail(now, "HttpFramingError", str(exc))
-            complete = True
-        if complete:
+        if timer.feed(now, data):
+            # parsing waits for the coroutine: reads of other streams in this same batch are
+            # timestamped first
+            timer.end(now)
             self._settle()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -52,7 +49,7 @@ class _TimingProtocol(asyncio.Protocol):
         timer = self.timer
         if timer is not None:
             if timer.got_bytes:
-                timer.eof(time.perf_counter_ns())
+                timer.end(time.perf_counter_ns(), eof=True)
             self._settle()
 
     def _settle(self) -> None:
@@ -102,10 +99,9 @@ class AsyncConnection:
             await waiter
         finally:
             timeout.cancel()
-        if record.end_ns == 0:  # connection lost without a byte: let the pool retry
-            if not timer.got_bytes:
-                return False
-            timer.finish(time.perf_counter_ns())
+        if record.end_ns == 0 and not timer.got_bytes:
+            return False  # connection lost without a byte: the pool retries
+        timer.finish(time.perf_counter_ns())  # keeps an end time already noted
         if not timer.keep_alive:
             self.close()
         return True

@@ -1,8 +1,11 @@
 """Turn one request's timestamped socket reads into its `RequestRecord` (no I/O, no clock).
 
 The connection drivers (`connection.py` for threads, `aconnection.py` for asyncio) take a
-timestamp the moment bytes arrive and hand both to `ResponseTimer.feed`; everything here runs
-after the timestamp, so parsing never delays a measurement of the same read.
+timestamp the moment bytes arrive and hand both to `ResponseTimer.feed`. While the response
+streams, `feed` only undoes the HTTP framing (to know when the response ends) and keeps each
+read's body bytes with its timestamp; SSE and JSON parsing wait for `finish`, after the last
+byte. Per-read work stays at a few microseconds, so reads of other streams arriving at the same
+moment (closed-loop streams run in lock step) are timestamped with little delay.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ class ResponseTimer:
         "_done",
         "_error",
         "_reader",
+        "_reads",
         "_secret",
         "_sse",
         "_started_response",
@@ -91,6 +95,7 @@ class ResponseTimer:
         self._reader = ResponseReader()
         self._sse = SSEParser()
         self._body: list[bytes] = []
+        self._reads: list[tuple[int, bytes]] = []
         self._done = False
         self._error: tuple[str, str] | None = None
         self._started_response = False
@@ -123,7 +128,7 @@ class ResponseTimer:
                 self._body.append(body)
             return reader.complete
         if body:
-            self._events(now_ns, body)
+            self._reads.append((now_ns, body))
         return reader.complete
 
     def _events(self, now_ns: int, body: bytes) -> None:
@@ -157,6 +162,14 @@ class ResponseTimer:
         if self._error is None:
             self._error = (error_type, message)
 
+    def end(self, now_ns: int, eof: bool = False) -> None:
+        """Note when the response ended (`eof`: the server closed the connection); cheap, so a
+        driver can call it inside its read callback and `settle()` later."""
+        if eof:
+            self._reader.feed_eof()
+        if self.record.end_ns == 0:
+            self.record.end_ns = now_ns
+
     def fail(self, now_ns: int, error_type: str, message: str) -> RequestRecord:
         """End the request as a failure noticed by the driver (timeout, connection error)."""
         self._fail(error_type, message)
@@ -164,13 +177,20 @@ class ResponseTimer:
 
     def eof(self, now_ns: int) -> RequestRecord:
         """The server closed the connection: finish, as a truncation unless the body ended."""
-        self._reader.feed_eof()
-        return self.finish(now_ns)
+        self.end(now_ns, eof=True)
+        return self.settle()
 
     def finish(self, now_ns: int) -> RequestRecord:
-        """Settle success or failure and return the completed record."""
+        """`end()` then `settle()`."""
+        self.end(now_ns)
+        return self.settle()
+
+    def settle(self) -> RequestRecord:
+        """Parse the kept reads, decide success or failure, and return the completed record."""
         record = self.record
-        record.end_ns = now_ns
+        for read_ns, body in self._reads:
+            self._events(read_ns, body)
+        self._reads.clear()
         head = self._reader.head
         record.http_status = head.status if head is not None else None
         if self._error is None:

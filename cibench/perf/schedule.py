@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cibench.config.perf import LoadPoint, PerfProfile
+if TYPE_CHECKING:  # only the types: this module needs no pydantic at run time
+    from cibench.config.perf import LoadPoint, PerfProfile
 
 __all__ = [
     "Schedule",

@@ -1,0 +1,105 @@
+"""Schedules: climb steps, seeded Poisson arrivals, and what each profile turns into."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+
+import pytest
+
+from cibench.config.perf import PerfProfile
+from cibench.perf.schedule import (
+    active_workers,
+    climb_offsets,
+    fixed_offsets,
+    poisson_offsets,
+    schedule_for,
+    warmup_schedule,
+)
+
+
+def test_fixed_starts_every_worker_at_once() -> None:
+    assert fixed_offsets(3) == [0.0, 0.0, 0.0]
+
+
+def test_climb_adds_growth_rate_workers_every_interval() -> None:
+    offsets = climb_offsets(2, growth_rate=3, growth_interval_ms=500, concurrency=9)
+    assert offsets == [0.0, 0.0, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0, 1.5]
+    assert [active_workers(offsets, t) for t in (0.0, 0.49, 0.5, 1.2, 2.0)] == [2, 2, 5, 8, 9]
+
+
+def test_climb_with_init_equal_to_concurrency_does_not_climb() -> None:
+    assert climb_offsets(4, 1, 1000, 4) == [0.0] * 4
+
+
+@pytest.mark.parametrize(
+    ("init", "growth", "concurrency", "message"),
+    [(0, 1, 4, "init_concurrency"), (5, 1, 4, "init_concurrency"), (1, 0, 4, "growth_rate")],
+)
+def test_climb_rejects_impossible_parameters(
+    init: int, growth: int, concurrency: int, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        climb_offsets(init, growth, 1000, concurrency)
+
+
+def test_poisson_is_seeded_and_starts_at_zero() -> None:
+    first = poisson_offsets(100, 50.0, seed=7)
+    assert first == poisson_offsets(100, 50.0, seed=7)
+    assert first != poisson_offsets(100, 50.0, seed=8)
+    assert first[0] == 0.0
+    assert first == sorted(first)
+
+
+def test_poisson_mean_rate_is_exactly_the_requested_one() -> None:
+    offsets = poisson_offsets(1000, 50.0, seed=1)
+    assert (len(offsets) - 1) / offsets[-1] == pytest.approx(50.0)
+
+
+def test_poisson_gaps_look_exponential() -> None:
+    offsets = poisson_offsets(5000, 100.0, seed=3)
+    gaps = [b - a for a, b in itertools.pairwise(offsets)]
+    # for an exponential distribution the standard deviation equals the mean
+    assert statistics.pstdev(gaps) == pytest.approx(statistics.mean(gaps), rel=0.1)
+
+
+def test_a_single_poisson_request_is_due_at_once() -> None:
+    assert poisson_offsets(1, 10.0, seed=0) == [0.0]
+
+
+def profile(**fields: object) -> PerfProfile:
+    return PerfProfile.model_validate({"input_length": [16], "output_length": [8], **fields})
+
+
+def test_schedule_for_each_control_method() -> None:
+    fixed = profile(concurrency=[3])
+    assert schedule_for(fixed, fixed.load_points()[0]).worker_offsets == (0.0, 0.0, 0.0)
+
+    climb = profile(
+        control_method="climb",
+        concurrency=[4],
+        init_concurrency=2,
+        growth_rate=1,
+        growth_interval_ms=100,
+    )
+    assert schedule_for(climb, climb.load_points()[0]).worker_offsets == (0.0, 0.0, 0.1, 0.2)
+
+    poisson = profile(control_method="poisson", request_rate=[20.0], num_requests=10)
+    point = poisson.load_points()[0]
+    schedule = schedule_for(poisson, point, epoch=0)
+    assert schedule.open_loop
+    assert schedule.cap == 0  # no concurrency given: no cap
+    assert len(schedule.arrival_offsets) == 10
+    assert schedule_for(poisson, point, epoch=1).arrival_offsets != schedule.arrival_offsets
+
+
+def test_poisson_concurrency_is_a_cap() -> None:
+    capped = profile(control_method="poisson", request_rate=[5.0], concurrency=[8])
+    assert schedule_for(capped, capped.load_points()[0]).cap == 8
+
+
+def test_warmup_runs_closed_loop_within_the_points_concurrency() -> None:
+    wide = profile(concurrency=[16], warmup=4)
+    assert warmup_schedule(wide, wide.load_points()[0]).worker_offsets == (0.0,) * 4
+    narrow = profile(concurrency=[2], warmup=4)
+    assert len(warmup_schedule(narrow, narrow.load_points()[0]).worker_offsets) == 2
