@@ -32,7 +32,10 @@ PREFIX = "${metric_prefix}"
 GRID_WIDTH = 24
 PANEL_HEIGHT = 8
 
-LOAD_POINT_LABELS = "scenario, model, quant, backend, concurrency, input_len, output_len"
+LOAD_POINT_LABELS = (
+    "scenario, model, quant, backend, control_method, concurrency, request_rate, growth_rate, "
+    "input_len, output_len"
+)
 LOAD_POINT_LEGEND = "{{scenario}} {{backend}} c{{concurrency}} in{{input_len}} out{{output_len}}"
 SCENARIO_FILTER = 'run_type="daily", model=~"$model", quant=~"$quant", scenario=~"$scenario"'
 LOAD_POINT_FILTER = (

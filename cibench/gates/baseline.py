@@ -47,6 +47,7 @@ def _key(labels: Mapping[str, str]) -> LoadPointKey:
         input_len=labels.get("input_len", ""),
         output_len=labels.get("output_len", ""),
         growth_rate=labels.get("growth_rate", ""),
+        request_rate=labels.get("request_rate", ""),
     )
 
 

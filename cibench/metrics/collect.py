@@ -81,6 +81,9 @@ class LoadPointKey:
     input_len: str
     output_len: str
     growth_rate: str = ""
+    """Only for `climb`."""
+    request_rate: str = ""
+    """Only for `poisson` (requests/s)."""
 
     def labels(self) -> dict[str, str]:
         """Prometheus labels of this load point (empty values left out)."""
@@ -91,13 +94,16 @@ class LoadPointKey:
             "input_len": self.input_len,
             "output_len": self.output_len,
             "growth_rate": self.growth_rate,
+            "request_rate": self.request_rate,
         }
         return {name: value for name, value in pairs.items() if value}
 
     def describe(self) -> str:
         """A short readable id such as `fixed/threading-pool c4 in128 out128`."""
-        text = f"{self.control_method}/{self.backend} c{self.concurrency} "
-        text += f"in{self.input_len} out{self.output_len}"
+        text = f"{self.control_method}/{self.backend} "
+        if self.request_rate:
+            text += f"r{self.request_rate} "
+        text += f"c{self.concurrency} in{self.input_len} out{self.output_len}"
         if self.growth_rate:
             text += f" g{self.growth_rate}"
         return text
@@ -274,13 +280,16 @@ def read_csv_rows(path: Path) -> list[dict[str, str]]:
 
 def perf_point_from_row(row: Mapping[str, float | str], source: str) -> PerfPoint:
     """A summary row as a `PerfPoint`: key from the load-point columns, the rest as numbers."""
+    control_method = label_value(row.get("Control_Method"))
     key = LoadPointKey(
-        control_method=label_value(row.get("Control_Method")),
+        control_method=control_method,
         backend=label_value(row.get("Backend")),
         concurrency=label_value(row.get("Concurrency")),
         input_len=label_value(row.get("Input_Length")),
         output_len=label_value(row.get("Output_Length")),
-        growth_rate=label_value(row.get("Growth_Rate")),
+        # the perf stage writes Growth_Rate 0 for fixed and poisson, where it means nothing
+        growth_rate=label_value(row.get("Growth_Rate")) if control_method == "climb" else "",
+        request_rate=label_value(row.get("Request_Rate")),
     )
     values = {column: parse_number(text) for column, text in row.items()}
     return PerfPoint(key=key, values=values, source=source)

@@ -172,3 +172,18 @@ def test_malformed_session_json_names_the_key(tmp_path: Path) -> None:
 
     with pytest.raises(CibenchError, match=r"session.json: run_type: Field required"):
         collect_run(tmp_path)
+
+
+def test_rate_and_growth_identify_poisson_and_climb_points_only(tmp_path: Path) -> None:
+    run_dir = write_session(tmp_path / "r", {"s": ["perf"]})
+    poisson = {**perf_row(control_method="poisson"), "Request_Rate": 50.0, "Growth_Rate": 0}
+    climb = {**perf_row(control_method="climb"), "Growth_Rate": 2}
+    fixed = {**perf_row(), "Growth_Rate": 0}
+    write_perf(run_dir, "s", [poisson, climb, fixed])
+
+    keys = [point.key for point in collect_run(run_dir).scenarios[0].perf]
+
+    assert [(k.request_rate, k.growth_rate) for k in keys] == [("50", ""), ("", "2"), ("", "")]
+    assert keys[0].describe() == "poisson/threading-pool r50 c2 in32 out8"
+    assert keys[0].labels()["request_rate"] == "50"
+    assert "growth_rate" not in keys[2].labels()
