@@ -249,7 +249,7 @@ def _relative(
     higher_is_worse: bool,
 ) -> Verdict:
     if baseline is None or baseline <= 0:
-        detail = "no matching baseline" if baseline is None else "baseline is 0"
+        detail = "" if baseline is None else "baseline is 0"
         return Verdict(
             gate, "perf", scenario, subject, metric, current, baseline, limit, "no baseline", detail
         )

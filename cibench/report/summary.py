@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,13 @@ from cibench.gates.rules import Verdict
 
 HEADER = ("stage", "scenario", "load point", "metric", "baseline", "current", "delta", "verdict")
 MAX_SUBJECT_CHARS = 40
+CONDENSED_GATES = {
+    "completeness": "stages",
+    "failure_ratio": "load points",
+    "token_mismatch": "load points",
+    "functional": "suites",
+}
+"""Gates whose passing verdicts the terminal table folds into one row per scenario (`all` N)."""
 
 
 def format_value(value: float | None) -> str:
@@ -36,6 +44,37 @@ def verdict_text(verdict: Verdict) -> str:
     return f"{status} ({verdict.detail})" if verdict.detail else status
 
 
+def condense(verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """Fold each scenario's passing completeness, failure-ratio, token-mismatch and functional
+    verdicts into one row (current = the worst value); everything else stays as it is."""
+    groups: dict[tuple[str, str], list[Verdict]] = {}
+    for verdict in verdicts:
+        if verdict.gate in CONDENSED_GATES:
+            groups.setdefault((verdict.scenario, verdict.gate), []).append(verdict)
+    out: list[Verdict] = []
+    emitted: set[tuple[str, str]] = set()
+    for verdict in verdicts:
+        key = (verdict.scenario, verdict.gate)
+        group = groups.get(key)
+        if group is None or len(group) < 2 or any(v.status != "pass" for v in group):
+            out.append(verdict)
+            continue
+        if key in emitted:
+            continue
+        emitted.add(key)
+        values = [v.current for v in group if v.current is not None]
+        stages = {v.stage for v in group}
+        out.append(
+            replace(
+                verdict,
+                stage=stages.pop() if len(stages) == 1 else "all",
+                subject=f"all {len(group)} {CONDENSED_GATES[verdict.gate]}",
+                current=max(values) if values and verdict.gate != "completeness" else None,
+            )
+        )
+    return out
+
+
 def table_rows(verdicts: Sequence[Verdict]) -> list[tuple[str, ...]]:
     """One row of cells per verdict, in the order given."""
     rows: list[tuple[str, ...]] = []
@@ -58,9 +97,10 @@ def table_rows(verdicts: Sequence[Verdict]) -> list[tuple[str, ...]]:
     return rows
 
 
-def render_table(verdicts: Sequence[Verdict]) -> list[str]:
-    """The gate table as lines of aligned columns (header first)."""
-    rows = [HEADER, *table_rows(verdicts)]
+def render_table(verdicts: Sequence[Verdict], *, compact: bool = True) -> list[str]:
+    """The gate table as lines of aligned columns (header first); `compact` folds passing
+    completeness-type rows (see `condense`)."""
+    rows = [HEADER, *table_rows(condense(verdicts) if compact else verdicts)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER) - 1)]
     lines = []
     for row in rows:

@@ -101,3 +101,33 @@ def test_gates_json_has_every_field_and_reads_back(tmp_path: Path) -> None:
     }
     assert read_verdicts(path) == VERDICTS
     assert read_verdicts(tmp_path / "absent.json") == []
+
+
+def test_passing_completeness_rows_fold_into_one_per_scenario_and_gate() -> None:
+    points = [
+        Verdict("failure_ratio", "perf", "s", f"c{c}", "failure ratio", ratio)
+        for c, ratio in ((1, 0.0), (2, 0.02), (4, 0.01))
+    ]
+    failing = [
+        Verdict("failure_ratio", "perf", "t", "c1", "failure ratio", 0.0),
+        Verdict("failure_ratio", "perf", "t", "c2", "failure ratio", 0.5, status="fail"),
+    ]
+
+    lines = render_table([*points, *failing])
+
+    assert len(lines) == 1 + 1 + 2  # header, s folded, t kept row by row
+    assert lines[1].split() == [
+        "perf",
+        "s",
+        "all",
+        "3",
+        "load",
+        "points",
+        "failure",
+        "ratio",
+        "-",
+        "0.02",
+        "-",
+        "PASS",
+    ]
+    assert len(render_table([*points, *failing], compact=False)) == 6
