@@ -127,7 +127,7 @@ def _timing_server(kind: str, log: str) -> list[str]:
         sys.executable, "-m", "cibench.sim", "--max-num-seqs", "1024",
         "--prefill-base-ms", str(TTFT_MS), "--prefill-per-token-ms", "0",
         "--itl-base-ms", str(ITL_MS), "--itl-per-running-seq-ms", "0",
-        "--jitter", "0", "--busy-wait-ms", "2",
+        "--jitter", "0",
     ]  # fmt: skip
 
 
