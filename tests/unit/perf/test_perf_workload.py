@@ -1,0 +1,81 @@
+"""Workload: seeded mixed Chinese/English prompts sized in tokens by the server."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from cibench.config.perf import PerfProfile
+from cibench.perf.tokencount import open_counter
+from cibench.perf.workload import build_prompts, random_units, request_body, size_prompt
+from cibench.sim.testing import run_simulator
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[str]:
+    with run_simulator("--prefill-base-ms", "1", "--itl-base-ms", "1") as base_url:
+        yield base_url
+
+
+def test_units_are_seeded_and_mix_chinese_and_english() -> None:
+    units = random_units(random.Random("a"), 200)
+    assert units == random_units(random.Random("a"), 200)
+    assert units != random_units(random.Random("b"), 200)
+    text = "".join(units)
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in text)
+    assert any(ch.isascii() and ch.isalpha() for ch in text)
+
+
+def test_sizing_converges_on_a_counting_function() -> None:
+    def count(text: str) -> int:  # a stand-in tokenizer: one token per character
+        return len(text)
+
+    prompt = size_prompt("seed", target=300, tolerance=2, count=count)
+    assert prompt.tokens is not None
+    assert abs(prompt.tokens - 300) <= 2
+    assert prompt.tokens == len(prompt.text)
+
+
+@pytest.mark.parametrize("api", ["chat", "completions"])
+def test_prompts_sized_with_the_servers_tokenize(sim: str, api: str) -> None:
+    with httpx.Client() as client:
+        counter = open_counter(client, sim, "sim-model", api, "auto")
+        assert counter.method == "tokenize"
+        prompts = build_prompts([f"s{i}" for i in range(5)], 200, 2, counter)
+        for prompt in prompts:
+            assert prompt.tokens is not None
+            assert abs(prompt.tokens - 200) <= 2
+            body = {"model": "sim-model", "max_tokens": 1}
+            if api == "chat":
+                body["messages"] = [{"role": "user", "content": prompt.text}]
+                path = "/v1/chat/completions"
+            else:
+                body["prompt"] = prompt.text
+                path = "/v1/completions"
+            usage = client.post(f"{sim}{path}", json=body).json()["usage"]
+            assert usage["prompt_tokens"] == prompt.tokens  # the count the server will report
+
+
+def test_prompts_sized_with_usage_probes(sim: str) -> None:
+    with httpx.Client() as client:
+        counter = open_counter(client, sim, "sim-model", "chat", "usage")
+        prompts = build_prompts([f"p{i}" for i in range(6)], 120, 2, counter, exact=2)
+    measured = [p.tokens for p in prompts[:2]]
+    assert all(tokens is not None and abs(tokens - 120) <= 2 for tokens in measured)
+    assert [p.tokens for p in prompts[2:]] == [None] * 4  # calibrated, not probed
+    assert counter.method == "usage"
+
+
+def test_request_body_asks_for_exact_output_length() -> None:
+    profile = PerfProfile.model_validate(
+        {"input_length": [8], "output_length": [64], "temperature": 0.6, "top_k": 8}
+    )
+    body = json.loads(request_body(profile, profile.load_points()[0], "m", "你好 world"))
+    assert body["messages"] == [{"role": "user", "content": "你好 world"}]
+    assert (body["max_tokens"], body["min_tokens"], body["ignore_eos"]) == (64, 64, True)
+    assert body["stream_options"] == {"include_usage": True}
+    assert (body["temperature"], body["top_k"], body["top_p"]) == (0.6, 8, 1.0)
