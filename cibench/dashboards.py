@@ -43,6 +43,22 @@ LOAD_POINT_FILTER = (
     'input_len=~"$input_len", output_len=~"$output_len"'
 )
 COMPARISONS = (("A", "", "today"), ("B", " offset 1d", "-1d"), ("C", " offset 7d", "-7d"))
+OFFSET_SHIFT = {"": "", " offset 1d": " - 86400", " offset 7d": " - 604800"}
+FRESH_SECONDS = 26 * 3600
+"""A Pushgateway group not pushed for this long is stale (a runner that no longer exists)."""
+
+
+def fresh(metric: str, selector: str, offset: str = "") -> str:
+    """`metric{selector}` (shifted by `offset`) from groups pushed in the 26 h before then.
+
+    The Pushgateway never forgets a group: an ephemeral CI runner's hostname keeps its last
+    values forever, and `max by (...)` would mix them into today's line. `push_time_seconds`
+    carries the same `instance` and `scenario` grouping labels, so `and on (...)` drops them.
+    """
+    return (
+        f"({PREFIX}{metric}{{{selector}}}{offset} and on (instance, scenario) "
+        f"(time(){OFFSET_SHIFT[offset]} - push_time_seconds{offset} < {FRESH_SECONDS}))"
+    )
 
 
 def _query_variable(name: str, label: str, metric: str, selector: str) -> Template:
@@ -107,7 +123,7 @@ def _compare_panel(title: str, metric: str, extra: str, unit: str, description: 
     selector = LOAD_POINT_FILTER + extra
     targets = [
         Target(
-            expr=f"max by ({LOAD_POINT_LABELS}) ({PREFIX}{metric}{{{selector}}}{offset})",
+            expr=f"max by ({LOAD_POINT_LABELS}) {fresh(metric, selector, offset)}",
             legendFormat=f"{legend} {LOAD_POINT_LEGEND}",
             refId=ref,
             datasource=DATASOURCE,
@@ -239,7 +255,7 @@ def panels() -> list[Panel]:
         ),
         _series_panel(
             "Failure ratio",
-            f"max by ({LOAD_POINT_LABELS}) ({PREFIX}failure_ratio{{{LOAD_POINT_FILTER}}})",
+            f"max by ({LOAD_POINT_LABELS}) {fresh('failure_ratio', LOAD_POINT_FILTER)}",
             LOAD_POINT_LEGEND,
             "percentunit",
             "Failed over sent requests per load point; the PR gate fails above 5%.",
@@ -247,8 +263,8 @@ def panels() -> list[Panel]:
         RowPanel(title="Accuracy"),
         _series_panel(
             "Accuracy score",
-            f"max by (scenario, model, dataset, variant) "
-            f"({PREFIX}accuracy_score{{{accuracy_filter}}})",
+            "max by (scenario, model, dataset, variant) "
+            + fresh("accuracy_score", accuracy_filter),
             "{{scenario}} {{dataset}} {{variant}}",
             "percentunit",
             "Daily accuracy score per dataset (simple-evals protocol).",
@@ -256,13 +272,12 @@ def panels() -> list[Panel]:
         RowPanel(title="Functional"),
         _pass_fail_table(
             "Functional cases (latest daily run)",
-            f"max by (scenario, suite, case_id) "
-            f"({PREFIX}functional_case_pass{{{SCENARIO_FILTER}}})",
+            "max by (scenario, suite, case_id) " + fresh("functional_case_pass", SCENARIO_FILTER),
             "1 = passed (green), 0 = failed (red); skipped cases are absent.",
         ),
         _series_panel(
             "Functional pass ratio",
-            f"max by (scenario, suite) ({PREFIX}functional_pass_ratio{{{SCENARIO_FILTER}}})",
+            "max by (scenario, suite) " + fresh("functional_pass_ratio", SCENARIO_FILTER),
             "{{scenario}} {{suite}}",
             "percentunit",
             "Passed over run cases per suite.",
@@ -290,7 +305,7 @@ def panels() -> list[Panel]:
         ),
         _pass_fail_table(
             "Gates (latest daily run)",
-            f"max by (scenario, gate) ({PREFIX}gate_pass{{{SCENARIO_FILTER}}})",
+            "max by (scenario, gate) " + fresh("gate_pass", SCENARIO_FILTER),
             "1 = the gate passed, 0 = it failed (daily runs only warn); absent = no data.",
         ),
     ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,13 @@ from cibench.config.loader import parse_model, read_yaml
 from cibench.config.settings import Settings
 from cibench.errors import CibenchError, ConfigError
 from cibench.metrics.collect import collect_run
-from cibench.report.pipeline import EXIT_PUSH_FAILED, GATES_FILE, push_run, write_metrics
+from cibench.report.pipeline import (
+    EXIT_PUSH_FAILED,
+    GATES_FILE,
+    push_instance,
+    push_run,
+    write_metrics,
+)
 from cibench.report.summary import read_verdicts
 
 
@@ -52,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pushgateway", metavar="URL", help="Pushgateway URL (default: settings pushgateway_url)"
     )
     parser.add_argument(
-        "--instance", help="grouping-key instance label (default: this machine's hostname)"
+        "--instance",
+        help="grouping-key instance label (default: $CIBENCH_INSTANCE, else the hostname)",
     )
     parser.add_argument(
         "--force", action="store_true", help="push a run whose run type is not daily"
@@ -83,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         verdicts,
         settings,
         url,
-        instance=args.instance or socket.gethostname(),
+        instance=push_instance(args.instance, os.environ),
         environ=os.environ,
         now_s=now_s,
     )

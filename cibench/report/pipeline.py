@@ -29,6 +29,8 @@ from cibench.metrics.collect import RunResults, collect_run
 from cibench.metrics.push import auth_from_env, push_registry, redact_url, write_metrics_file
 from cibench.report.summary import render_table, write_gates_json
 
+INSTANCE_ENV = "CIBENCH_INSTANCE"
+"""Env var naming the grouping-key `instance` (default: the hostname)."""
 EXIT_GATE_FAILED = 6
 EXIT_PUSH_FAILED = 7
 METRICS_FILE = "metrics.prom"
@@ -44,7 +46,7 @@ class PostSessionOptions:
     baseline: str | None
     gates_enabled: bool
     instance: str | None = None
-    """Grouping-key `instance`; None = this machine's hostname."""
+    """Grouping-key `instance`; None = `$CIBENCH_INSTANCE`, else this machine's hostname."""
     push_timeout_s: float = 10.0
 
 
@@ -59,6 +61,15 @@ class PostSessionResult:
     push_error: str | None = None
     metrics_path: Path | None = None
     gates_path: Path | None = None
+
+
+def push_instance(explicit: str | None, environ: Mapping[str, str]) -> str:
+    """The grouping-key `instance`: given, else `$CIBENCH_INSTANCE`, else the hostname.
+
+    Set a stable name on ephemeral CI runners: every new hostname is a new Pushgateway group,
+    and the gateway keeps old groups forever.
+    """
+    return explicit or environ.get(INSTANCE_ENV) or socket.gethostname()
 
 
 def resolve_baseline(
@@ -218,7 +229,7 @@ def run_post_session(
                 verdicts,
                 settings,
                 options.pushgateway_url,
-                instance=options.instance or socket.gethostname(),
+                instance=push_instance(options.instance, environ),
                 environ=environ,
                 now_s=now_s,
                 timeout_s=options.push_timeout_s,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from cibench.report.pipeline import (
     EXIT_GATE_FAILED,
     EXIT_PUSH_FAILED,
     PostSessionOptions,
+    push_instance,
     run_post_session,
 )
 from cibench.sim.testing import free_port
@@ -207,3 +209,9 @@ def test_an_unreadable_run_directory_is_reported_not_raised(tmp_path: Path) -> N
 
     assert result.failed
     assert "session.json: not found" in result.summary_lines[-1]
+
+
+def test_the_push_instance_is_given_else_from_the_env_else_the_hostname() -> None:
+    assert push_instance("runner-1", {"CIBENCH_INSTANCE": "env"}) == "runner-1"
+    assert push_instance(None, {"CIBENCH_INSTANCE": "gpu-box"}) == "gpu-box"
+    assert push_instance(None, {}) == socket.gethostname()
