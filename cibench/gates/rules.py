@@ -9,7 +9,7 @@ A value that is missing gives `no data`, a missing baseline gives `no baseline`:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from cibench.config.settings import GateThresholds
@@ -95,16 +95,17 @@ def baseline_point(point: PerfPoint) -> BaselinePoint:
 
 
 def token_mismatch_ratio(point: PerfPoint) -> float | None:
-    """Requests whose completion tokens differed from the asked output length, over requests."""
+    """Successful requests whose completion tokens differed from the asked output length, over
+    successful requests (the perf stage counts mismatches among successes only)."""
     mismatches = point.value("Token_Mismatch")
-    requests = point.value("Num_Requests")
-    if requests is None:
-        success, failures = point.value("Success"), point.value("Failures")
-        if success is not None and failures is not None:
-            requests = success + failures
-    if mismatches is None or not requests:
+    successes = point.value("Success")
+    if successes is None:
+        requests, failures = point.value("Num_Requests"), point.value("Failures")
+        if requests is not None and failures is not None:
+            successes = requests - failures
+    if mismatches is None or not successes:
         return None
-    return mismatches / requests
+    return mismatches / successes
 
 
 def _upper_bound(
@@ -280,7 +281,9 @@ def regressions(
         base = found or BaselinePoint(None, None, None)
         subject = point.key.describe()
         scenario = results.scenario
-        verdicts += [
+        bottleneck = point.value("Harness_Bottleneck")
+        note = "harness was the bottleneck" if bottleneck is not None and bottleneck > 0 else ""
+        point_verdicts = [
             _relative(
                 "ttft_p99",
                 scenario,
@@ -312,6 +315,7 @@ def regressions(
                 higher_is_worse=False,
             ),
         ]
+        verdicts += [replace(v, detail=v.detail or note) if note else v for v in point_verdicts]
     return verdicts
 
 

@@ -234,3 +234,16 @@ def test_thresholds_come_from_settings(tmp_path: Path) -> None:
     verdicts = evaluate(complete(tmp_path, ttft_p99=0.26, e2e_p99=0.65, qps=3.0), baseline(), loose)
 
     assert not any(v.failed for v in verdicts)
+
+
+def test_regressions_measured_while_the_harness_was_the_bottleneck_say_so(
+    tmp_path: Path,
+) -> None:
+    run_dir = write_session(tmp_path / "r", {"local-sim": ["perf"]})
+    write_perf(run_dir, "local-sim", [{**perf_row(ttft_p99=0.3), "Harness_Bottleneck": 1}])
+
+    verdicts = [v for v in evaluate(collect_run(run_dir), baseline(), THRESHOLDS)
+                if v.gate in ("ttft_p99", "qps")]  # fmt: skip
+
+    assert [(v.status, v.detail) for v in verdicts] == [
+        ("fail", "harness was the bottleneck"), ("pass", "harness was the bottleneck")]  # fmt: skip
