@@ -15,7 +15,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ import httpx
 import pytest
 import yaml
 
-from cibench.metrics.testing import wipe_pushgateway
+from cibench.metrics.testing import pushgateway_binary, require_tool, run_pushgateway
 from cibench.perf.csvio import read_summary
 from cibench.sim.testing import free_port
 
@@ -117,21 +117,26 @@ def steady_configs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def daily(
-    pushgateway_server: str, steady_configs: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Session:
-    """One daily session over two scenarios, pushed to the (emptied) test Pushgateway."""
-    wipe_pushgateway(pushgateway_server)
+def gateway() -> Iterator[str]:
+    """This module's own Pushgateway: other modules' tests wipe the shared one between tests."""
+    binary = require_tool(pushgateway_binary(), "prometheus-pushgateway", "prometheus-pushgateway")
+    with run_pushgateway(binary) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def daily(gateway: str, steady_configs: Path, tmp_path_factory: pytest.TempPathFactory) -> Session:
+    """One daily session over two scenarios, pushed to the module's Pushgateway."""
     return run_session(tmp_path_factory.mktemp("daily"), steady_configs, "daily-1",
                        "--scenario", "local-sim", "--scenario", "local-sim-b",
-                       "--run-type", "daily", "--pushgateway", pushgateway_server)  # fmt: skip
+                       "--run-type", "daily", "--pushgateway", gateway)  # fmt: skip
 
 
 def test_daily_run_pushes_what_the_summary_csvs_say(
-    daily: Session, pushgateway_server: str, check_metrics: Callable[[Path], str]
+    daily: Session, gateway: str, check_metrics: Callable[[Path], str]
 ) -> None:
     assert daily.returncode == 0, daily.output
-    groups = httpx.get(f"{pushgateway_server}/api/v1/metrics", timeout=5).json()["data"]
+    groups = httpx.get(f"{gateway}/api/v1/metrics", timeout=5).json()["data"]
     by_scenario = {group["labels"]["scenario"]: group for group in groups}
 
     # A second scenario sits beside the first: one group each, nothing overwritten.
@@ -154,13 +159,13 @@ def test_daily_run_pushes_what_the_summary_csvs_say(
 
 def test_pr_run_against_the_daily_baseline_passes(
     daily: Session,
-    pushgateway_server: str,
+    gateway: str,
     steady_configs: Path,
     tmp_path: Path,
     check_metrics: Callable[[Path], str],
 ) -> None:
     pr = run_session(tmp_path, steady_configs, "pr-aa", "--scenario", "local-sim",
-                     "--run-type", "pr", "--baseline", pushgateway_server)  # fmt: skip
+                     "--run-type", "pr", "--baseline", gateway)  # fmt: skip
 
     assert pr.returncode == 0, pr.output
     verdicts = pr.gates()["verdicts"]
