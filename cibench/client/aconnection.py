@@ -81,19 +81,20 @@ class AsyncConnection:
         if self._protocol.transport is not None:
             self._protocol.transport.close()
 
-    async def send(self, request: PreparedRequest, record: RequestRecord) -> bool:
-        """Send `request` and fill `record`; False when the connection was dead before any byte."""
+    async def send(self, timer: ResponseTimer) -> bool:
+        """Send the timer's request until its response ended (left unsettled); False when the
+        connection was dead before any byte."""
         protocol = self._protocol
         transport = protocol.transport
         if protocol.closed or transport is None or transport.is_closing():
             return False
         loop = asyncio.get_running_loop()
-        timer = ResponseTimer(request, record, self.secret)
+        record = timer.record
         waiter: asyncio.Future[None] = loop.create_future()
         protocol.timer = timer
         protocol.waiter = waiter
         record.start_ns = time.perf_counter_ns()
-        transport.write(request.payload)
+        transport.write(timer.request.payload)
         timeout = loop.call_later(self._timeout_s, self._expire, timer, waiter)
         try:
             await waiter
@@ -101,7 +102,7 @@ class AsyncConnection:
             timeout.cancel()
         if record.end_ns == 0 and not timer.got_bytes:
             return False  # connection lost without a byte: the pool retries
-        timer.finish(time.perf_counter_ns())  # keeps an end time already noted
+        timer.end(time.perf_counter_ns())  # keeps an end time already noted
         if not timer.keep_alive:
             self.close()
         return True
@@ -171,22 +172,21 @@ class AsyncPool:
             connection.close()
         self._idle.clear()
 
-    async def send(self, request: PreparedRequest, record: RequestRecord) -> RequestRecord:
-        """Send on a pooled connection; a stale one is replaced once; errors become the record."""
+    async def send(self, request: PreparedRequest, record: RequestRecord) -> ResponseTimer:
+        """Send on a pooled connection; a stale one is replaced once; errors end up in the
+        timer's record. A successful stream comes back ended but unsettled."""
         for _attempt in range(2):
+            timer = ResponseTimer(request, record, self.secret)
             try:
                 connection = await self.acquire()
             except OSError as exc:
-                record.start_ns = record.end_ns = time.perf_counter_ns()
-                record.error_type = "ConnectError"
-                record.error_message = f"{self.host}:{self.port}: {exc}"
-                return record
+                record.start_ns = time.perf_counter_ns()
+                timer.fail(record.start_ns, "ConnectError", f"{self.host}:{self.port}: {exc}")
+                return timer
             record.token_ns.clear()
-            if await connection.send(request, record):
+            if await connection.send(timer):
                 self.release(connection)
-                return record
+                return timer
             connection.close()
-        record.end_ns = time.perf_counter_ns()
-        record.error_type = "ConnectionClosed"
-        record.error_message = "connection closed before any response byte"
-        return record
+        timer.fail(time.perf_counter_ns(), "ConnectionClosed", "closed before any response byte")
+        return timer

@@ -50,29 +50,31 @@ class BlockingConnection:
             self._sock.close()
             self._sock = None
 
-    def send(self, request: PreparedRequest, record: RequestRecord) -> RequestRecord:
-        """Send `request`, read its whole response, and fill `record` (success or failure).
+    def send(self, request: PreparedRequest, record: RequestRecord) -> ResponseTimer:
+        """Send `request` and read its whole response into `record`'s timer.
 
-        A reused connection the server had already closed is detected (no response byte) and
-        the request is sent once more on a fresh connection, with a fresh start time.
+        The returned timer has ended; a successful stream is left unsettled (call `settle()`
+        now or after the phase). A reused connection the server had already closed is
+        detected (no response byte) and the request is sent once more on a fresh connection,
+        with a fresh start time.
         """
         reused = self._sock is not None
         try:
             self.connect()
         except OSError as exc:
-            record.start_ns = record.end_ns = time.perf_counter_ns()
-            record.error_type = "ConnectError"
-            record.error_message = f"{self.host}:{self.port}: {exc}"
-            return record
+            failed = ResponseTimer(request, record, self.secret)
+            record.start_ns = time.perf_counter_ns()
+            failed.fail(record.start_ns, "ConnectError", f"{self.host}:{self.port}: {exc}")
+            return failed
         timer = self._exchange(request, record)
         if timer is None:
             self.close()
             if reused:
                 record.token_ns.clear()
                 return self.send(request, record)
-            dead = ResponseTimer(request, record, self.secret)
-            dead.fail(time.perf_counter_ns(), "ConnectionClosed", "closed before any byte")
-        return record
+            timer = ResponseTimer(request, record, self.secret)
+            timer.fail(time.perf_counter_ns(), "ConnectionClosed", "closed before any byte")
+        return timer
 
     def _exchange(self, request: PreparedRequest, record: RequestRecord) -> ResponseTimer | None:
         """One attempt; None when a reused connection turned out to be dead before any byte."""
@@ -111,7 +113,7 @@ class BlockingConnection:
             timer.fail(time.perf_counter_ns(), type(exc).__name__, str(exc))
             self.close()
             return timer
-        timer.finish(now)
+        timer.end(now)
         if not timer.keep_alive:
             self.close()
         return timer

@@ -22,7 +22,7 @@ __all__ = ["PreparedRequest", "ResponseTimer", "error_text"]
 
 _MAX_ERROR_BODY = 8192
 _MAX_MESSAGE = 500
-_CONTENT_KEYS = ("content", "reasoning_content", "reasoning", "tool_calls")
+_decode = json.JSONDecoder().raw_decode
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,12 @@ def _carries_output(choice: Any) -> bool:
         return False
     delta = choice.get("delta")
     if isinstance(delta, dict):
-        return any(delta.get(key) for key in _CONTENT_KEYS)
+        return bool(
+            delta.get("content")
+            or delta.get("reasoning_content")
+            or delta.get("reasoning")
+            or delta.get("tool_calls")
+        )
     return bool(choice.get("text"))
 
 
@@ -81,6 +86,7 @@ class ResponseTimer:
         "_secret",
         "_sse",
         "_started_response",
+        "pending_bytes",
         "record",
         "request",
     )
@@ -96,6 +102,7 @@ class ResponseTimer:
         self._sse = SSEParser()
         self._body: list[bytes] = []
         self._reads: list[tuple[int, bytes]] = []
+        self.pending_bytes = 0
         self._done = False
         self._error: tuple[str, str] | None = None
         self._started_response = False
@@ -124,39 +131,75 @@ class ResponseTimer:
         if head is None:
             return False
         if head.status != 200 or not self.request.stream:
-            if body and sum(map(len, self._body)) < _MAX_ERROR_BODY * 64:
+            if body and (head.status == 200 or len(self._body) < 64):
                 self._body.append(body)
             return reader.complete
         if body:
             self._reads.append((now_ns, body))
+            self.pending_bytes += len(body)
         return reader.complete
 
-    def _events(self, now_ns: int, body: bytes) -> None:
+    @property
+    def looks_failed(self) -> bool:
+        """A failure visible without parsing the stream (status, framing, driver error)."""
+        head = self._reader.head
+        return self._error is not None or head is None or head.status != 200
+
+    def _replay(self) -> None:
+        """Parse the kept reads in order; each event takes the timestamp of the read that
+        completed it. Plain `data: ...` blocks (all vLLM sends) skip the general SSE parser."""
+        carry = b""
+        general = False
+        sse = self._sse
+        for read_ns, body in self._reads:
+            if general or b"\r" in body:
+                general = True
+                for event in sse.feed(carry + body):
+                    self._event(read_ns, event.data, event.event)
+                carry = b""
+                continue
+            blocks = (carry + body).split(b"\n\n")
+            carry = blocks.pop()
+            for block in blocks:
+                if block[:6] == b"data: " and b"\n" not in block:
+                    self._event(read_ns, block[6:].decode("utf-8", "replace"), None)
+                else:
+                    for event in sse.feed(block + b"\n\n"):
+                        self._event(read_ns, event.data, event.event)
+        if carry:
+            sse.feed(carry)  # an unterminated event: `has_partial` reports the truncation
+        self._reads.clear()
+        self.pending_bytes = 0
+
+    def _event(self, now_ns: int, data: str, kind: str | None) -> None:
+        if data == DONE:
+            self._done = True
+            return
+        try:
+            chunk, end = _decode(data)
+            if end != len(data) and data[end:].strip():
+                raise ValueError("trailing data")
+        except ValueError:
+            self._fail("BadChunk", f"stream chunk is not JSON: {data[:120]!r}")
+            return
+        if not isinstance(chunk, dict):
+            self._fail("BadChunk", f"stream chunk is not an object: {data[:120]!r}")
+            return
+        if kind == "error" or chunk.get("error") or chunk.get("object") == "error":
+            message = _error_message(chunk) or data
+            self._fail("StreamError", message[:_MAX_MESSAGE])
+            return
         record = self.record
-        for event in self._sse.feed(body):
-            data = event.data
-            if data == DONE:
-                self._done = True
-                continue
-            try:
-                chunk = json.loads(data)
-            except ValueError:
-                self._fail("BadChunk", f"stream chunk is not JSON: {data[:120]!r}")
-                continue
-            if not isinstance(chunk, dict):
-                self._fail("BadChunk", f"stream chunk is not an object: {data[:120]!r}")
-                continue
-            if event.event == "error" or chunk.get("error") or chunk.get("object") == "error":
-                message = _error_message(chunk) or data
-                self._fail("StreamError", message[:_MAX_MESSAGE])
-                continue
-            choices = chunk.get("choices")
-            if choices and any(_carries_output(choice) for choice in choices):
-                record.token_ns.append(now_ns)
-            usage = chunk.get("usage")
-            if isinstance(usage, dict):
-                record.prompt_tokens = usage.get("prompt_tokens", record.prompt_tokens)
-                record.completion_tokens = usage.get("completion_tokens", record.completion_tokens)
+        choices = chunk.get("choices")
+        if choices:
+            for choice in choices:
+                if _carries_output(choice):
+                    record.token_ns.append(now_ns)
+                    break
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            record.prompt_tokens = usage.get("prompt_tokens", record.prompt_tokens)
+            record.completion_tokens = usage.get("completion_tokens", record.completion_tokens)
 
     def _fail(self, error_type: str, message: str) -> None:
         if self._error is None:
@@ -188,9 +231,8 @@ class ResponseTimer:
     def settle(self) -> RequestRecord:
         """Parse the kept reads, decide success or failure, and return the completed record."""
         record = self.record
-        for read_ns, body in self._reads:
-            self._events(read_ns, body)
-        self._reads.clear()
+        if self._reads:
+            self._replay()
         head = self._reader.head
         record.http_status = head.status if head is not None else None
         if self._error is None:

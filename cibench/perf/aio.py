@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from cibench.client.aconnection import AsyncPool
 from cibench.client.record import RequestRecord
 from cibench.client.stream import PreparedRequest
-from cibench.perf.phase import BeforePhase, Phase, Progress, Target, no_gc
+from cibench.perf.phase import BeforePhase, Phase, Progress, Settler, Target, no_gc
 
 __all__ = ["run_phases"]
 
@@ -44,7 +44,7 @@ def _new_record(request: PreparedRequest, worker: int, scheduled: int, ready: in
 
 
 async def _closed_loop(
-    phase: Phase, pool: AsyncPool, progress: Progress
+    phase: Phase, pool: AsyncPool, progress: Progress, settler: Settler
 ) -> list[RequestRecord | None]:
     requests = phase.requests
     total = len(requests)
@@ -58,9 +58,10 @@ async def _closed_loop(
         while (index := next(counter)) < total:
             request = requests[index]
             record = _new_record(request, worker, free, free)
-            await pool.send(request, record)
+            timer = await pool.send(request, record)
+            settler.add(timer)
             records[index] = record
-            progress.count(record)
+            progress.count(timer)
             free = time.perf_counter_ns()
 
     await asyncio.gather(*(work(w, off) for w, off in enumerate(phase.schedule.worker_offsets)))
@@ -68,7 +69,7 @@ async def _closed_loop(
 
 
 async def _open_loop(
-    phase: Phase, pool: AsyncPool, progress: Progress
+    phase: Phase, pool: AsyncPool, progress: Progress, settler: Settler
 ) -> list[RequestRecord | None]:
     requests = phase.requests
     records: list[RequestRecord | None] = [None] * len(requests)
@@ -78,12 +79,13 @@ async def _open_loop(
 
     async def one(index: int, record: RequestRecord) -> None:
         try:
-            await pool.send(requests[index], record)
+            timer = await pool.send(requests[index], record)
         finally:
             if slots is not None:
                 slots.release()
+        settler.add(timer)
         records[index] = record
-        progress.count(record)
+        progress.count(timer)
 
     start_ns = time.perf_counter_ns() + _START_LEAD_NS
     for index, offset in enumerate(phase.schedule.arrival_offsets):
@@ -132,11 +134,13 @@ async def _run(
             if before_phase is not None:
                 before_phase(position)
             progress.reset(phase)
+            settler = Settler()
             with no_gc():
                 if schedule.open_loop:
-                    records = await _open_loop(phase, pool, progress)
+                    records = await _open_loop(phase, pool, progress, settler)
                 else:
-                    records = await _closed_loop(phase, pool, progress)
+                    records = await _closed_loop(phase, pool, progress, settler)
+            settler.settle_all()
             results.append(_complete(records))
     finally:
         pool.close()

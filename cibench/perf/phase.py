@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import gc
 import ssl
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from cibench.client.record import RequestRecord
-from cibench.client.stream import PreparedRequest
+from cibench.client.stream import PreparedRequest, ResponseTimer
 from cibench.perf.schedule import Schedule
 
-__all__ = ["BeforePhase", "Phase", "Progress", "Target", "execute", "no_gc"]
+__all__ = ["BeforePhase", "Phase", "Progress", "Settler", "Target", "execute", "no_gc"]
+
+SETTLE_BUDGET_BYTES = 256 * 1024 * 1024
+"""Raw response bytes kept unparsed until a phase ends; past this, responses parse at once."""
 
 BeforePhase = Callable[[int], None]
 """Called with the phase's position just before its clock starts (e.g. to scrape /metrics)."""
@@ -58,11 +62,39 @@ class Progress:
         self.done = 0
         self.failed = 0
 
-    def count(self, record: RequestRecord) -> None:
-        """One request finished."""
+    def count(self, timer: ResponseTimer) -> None:
+        """One request finished (in-band stream errors show only once the phase has ended)."""
         self.done += 1
-        if not record.success:
+        if timer.looks_failed:
             self.failed += 1
+
+
+class Settler:
+    """Holds finished responses unparsed while a phase runs, so no request's measurement waits
+    behind another's parsing; parses them all once the phase ends. Beyond `budget_bytes` of
+    held bytes, a response is parsed as soon as it ends instead."""
+
+    def __init__(self, budget_bytes: int = SETTLE_BUDGET_BYTES) -> None:
+        self._budget = budget_bytes
+        self._held: list[ResponseTimer] = []
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def add(self, timer: ResponseTimer) -> None:
+        """Keep `timer` for later, or settle it now when the budget is spent."""
+        with self._lock:
+            if self._bytes + timer.pending_bytes <= self._budget:
+                self._bytes += timer.pending_bytes
+                self._held.append(timer)
+                return
+        timer.settle()
+
+    def settle_all(self) -> None:
+        """Parse every held response (after the phase's clock has stopped)."""
+        with self._lock:
+            held, self._held, self._bytes = self._held, [], 0
+        for timer in held:
+            timer.settle()
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from cibench.client.connection import BlockingConnection
 from cibench.client.record import RequestRecord
 from cibench.client.stream import PreparedRequest
-from cibench.perf.phase import BeforePhase, Phase, Progress, Target, no_gc
+from cibench.perf.phase import BeforePhase, Phase, Progress, Settler, Target, no_gc
 
 __all__ = ["run_phases"]
 
@@ -82,7 +82,7 @@ def _new_record(request: PreparedRequest, worker: int, scheduled: int, ready: in
 
 
 def _closed_loop(
-    phase: Phase, connections: _Connections, progress: Progress
+    phase: Phase, connections: _Connections, progress: Progress, settler: Settler
 ) -> list[RequestRecord | None]:
     requests = phase.requests
     offsets = phase.schedule.worker_offsets
@@ -100,9 +100,10 @@ def _closed_loop(
         while (index := next(counter)) < total:
             request = requests[index]
             record = _new_record(request, worker, free, free)
-            connection.send(request, record)
+            timer = connection.send(request, record)
+            settler.add(timer)
             records[index] = record
-            progress.count(record)
+            progress.count(timer)
             free = time.perf_counter_ns()
         connections.give(connection)
 
@@ -120,10 +121,13 @@ def _closed_loop(
 class _OpenLoop:
     """Dispatcher plus a growing set of worker threads for one open-loop phase."""
 
-    def __init__(self, phase: Phase, connections: _Connections, progress: Progress) -> None:
+    def __init__(
+        self, phase: Phase, connections: _Connections, progress: Progress, settler: Settler
+    ) -> None:
         self.phase = phase
         self.connections = connections
         self.progress = progress
+        self.settler = settler
         self.records: list[RequestRecord | None] = [None] * len(phase.requests)
         self.inbox: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
         self.lock = threading.Lock()
@@ -152,9 +156,10 @@ class _OpenLoop:
             index, scheduled = item
             request = requests[index]
             record = _new_record(request, worker, scheduled, max(scheduled, free))
-            connection.send(request, record)
+            timer = connection.send(request, record)
+            self.settler.add(timer)
             self.records[index] = record
-            self.progress.count(record)
+            self.progress.count(timer)
             free = time.perf_counter_ns()
             with self.lock:
                 self.idle += 1
@@ -206,11 +211,13 @@ def run_phases(
             if before_phase is not None:
                 before_phase(position)
             progress.reset(phase)
+            settler = Settler()
             with no_gc():
                 if schedule.open_loop:
-                    records = _OpenLoop(phase, connections, progress).run()
+                    records = _OpenLoop(phase, connections, progress, settler).run()
                 else:
-                    records = _closed_loop(phase, connections, progress)
+                    records = _closed_loop(phase, connections, progress, settler)
+            settler.settle_all()
             results.append(_complete(records))
     finally:
         connections.close()
