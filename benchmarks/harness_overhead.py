@@ -1,20 +1,25 @@
 """Measure cibench's perf runner itself: timing error, and the highest open-loop rate it sustains.
 
-Run: `.venv/bin/python benchmarks/harness_overhead.py` (about three minutes; `--quick` for
-one). The server runs as a subprocess pinned to one CPU and this process (the runner) to
-another, when the machine has two or more.
+Run: `.venv/bin/python benchmarks/harness_overhead.py [timing|rate] [--quick]` (about three
+minutes in all). Each server runs as a subprocess pinned to one CPU and this process (the
+runner) to another, when the machine has two or more.
 
-1. Timing error: the simulator with TTFT 50 ms and 10 ms per token, jitter off and
-   `--busy-wait-ms 2` (so its own sends are sub-0.1 ms exact). For each backend at 1, 32 and
-   64 concurrent streams (closed loop, 64-token outputs) it prints measured − configured
-   TTFT and TPOT (median and p99, ms), and the client-only part of the TTFT error: the
-   measured mean minus the simulator's own mean TTFT (from its /metrics histogram).
-2. Open-loop capacity: Poisson arrivals at rising rates for a few seconds each against a
-   zero-latency server with 16-token streamed outputs; prints the highest rate at which the
-   runner achieves >= 99% of the target with no failed request. The server is a minimal
-   reference server in this file (pre-rendered vLLM-shaped SSE bytes, raw asyncio), so the
-   figure is the client's ceiling, not the simulator's; the simulator's own ceiling is
-   printed beside it for reference.
+1. Timing error, against two servers with TTFT 50 ms and 10 ms per token (64-token outputs,
+   closed loop, 1, 32 and 64 concurrent streams, both backends):
+   - the reference server in this file: it paces tokens to the microsecond from one
+     coroutine and logs when it really sent each request's first token, so the last column
+     is the client's own error exactly (our first-token timestamp − its send time);
+   - the simulator (jitter off): realistic, but its own lateness and its one-at-a-time
+     request intake are part of "measured − configured"; the last column is the measured
+     mean minus the simulator's own mean TTFT from its /metrics.
+   Printed: measured − configured TTFT and TPOT (median, p99) in ms.
+2. Open-loop capacity: Poisson arrivals at rising rates for a few seconds each, 16-token
+   streamed outputs, against the reference server with zero latency (so the figure is the
+   client's ceiling) and against the zero-latency simulator; prints the highest rate with
+   achieved >= 99% of target and no failed request.
+
+Set CIBENCH_BENCH_DETAIL=1 to break the reference server's TTFT error down into request
+transit, server lateness and receive delay.
 """
 
 from __future__ import annotations
