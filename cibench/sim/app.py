@@ -332,7 +332,11 @@ class Simulator:
             if seq.state is SeqState.WAITING:
                 waiter: asyncio.Future[None] = loop.create_future()
                 self._waiters[seq.seq_id] = waiter
-                await waiter
+                try:
+                    await waiter
+                finally:
+                    # a cancelled (disconnected) request must not leave its waiter behind
+                    self._waiters.pop(seq.seq_id, None)
                 continue
             if seq.state is SeqState.FINISHED:
                 raise RuntimeError(f"sequence {seq.seq_id} finished before its last token")
