@@ -23,7 +23,18 @@ Capability = Literal[
     "tokenize",
     "metrics",
     "deterministic",
+    "version",
+    "strict_validation",
+    "model_check",
+    "echo",
+    "completions_logprobs",
+    "top_logprobs_zero",
+    "continuous_usage",
+    "vllm_tokenize",
+    "vllm_metrics",
 ]
+# The first ten are generic OpenAI-API features; the rest are behaviours vLLM has and other
+# OpenAI-compatible servers (llama.cpp's llama-server, for one) may lack or do differently.
 CAPABILITIES: tuple[Capability, ...] = (
     "chat",
     "completions",
@@ -35,6 +46,15 @@ CAPABILITIES: tuple[Capability, ...] = (
     "tokenize",
     "metrics",
     "deterministic",
+    "version",
+    "strict_validation",
+    "model_check",
+    "echo",
+    "completions_logprobs",
+    "top_logprobs_zero",
+    "continuous_usage",
+    "vllm_tokenize",
+    "vllm_metrics",
 )
 Api = Literal[
     "chat", "completions", "models", "health", "version", "metrics", "tokenize", "detokenize", "raw"
@@ -187,6 +207,7 @@ class FunctionalCase(StrictModel):
             "tokenize": "tokenize",
             "detokenize": "tokenize",
             "metrics": "metrics",
+            "version": "version",
         }
         needed: list[Capability] = [implied[self.api]] if self.api in implied else []
         needed.extend(c for c in self.requires if c not in needed)

@@ -23,6 +23,17 @@ class Features(StrictModel):
     guided_decoding: bool | None = None
     function_call: bool | None = None
     reasoning: bool | None = None
+    # vLLM behaviours other OpenAI-compatible servers may lack (docs/functional.md, probe);
+    # set them true on a vLLM scenario so a regression fails instead of being skipped.
+    version: bool | None = None
+    strict_validation: bool | None = None
+    model_check: bool | None = None
+    echo: bool | None = None
+    completions_logprobs: bool | None = None
+    top_logprobs_zero: bool | None = None
+    continuous_usage: bool | None = None
+    vllm_tokenize: bool | None = None
+    vllm_metrics: bool | None = None
 
 
 class K8sSpec(StrictModel):

@@ -42,9 +42,18 @@ def _include_usage(request: Mapping[str, Any]) -> tuple[bool, bool]:
 
 
 def check_stream_shape(
-    case: FunctionalCase, answer: Answer, chunks: Sequence[Any], request: Mapping[str, Any]
+    case: FunctionalCase,
+    answer: Answer,
+    chunks: Sequence[Any],
+    request: Mapping[str, Any],
+    usage_on_finish: bool = False,
 ) -> list[str]:
-    """Stream-only rules: one id, role first, one finish_reason per choice, the usage chunk."""
+    """Stream-only rules: one id, role first, one finish_reason per choice, the usage chunk.
+
+    `usage_on_finish`: the probe found this server's completions streams carry usage on the
+    finish chunk (llama.cpp) instead of a separate `choices: []` chunk; that chunk must then
+    be the last one.
+    """
     failures: list[str] = []
     if len(answer.chunk_ids) > 1:
         failures.append(f"chunks carry {len(answer.chunk_ids)} different ids, expected one")
@@ -67,25 +76,58 @@ def check_stream_shape(
             failures.append(
                 f"{where}: {choice.chunks_after_finish} chunk(s) after its finish_reason"
             )
+    on_finish = usage_on_finish and case.api == "completions"
+    failures.extend(_check_usage_chunks(chunks, request, on_finish))
+    return failures
+
+
+def _check_usage_chunks(
+    chunks: Sequence[Any], request: Mapping[str, Any], on_finish: bool
+) -> list[str]:
     include_usage, continuous = _include_usage(request)
     with_usage = [i for i, c in enumerate(chunks) if isinstance(c.get("usage"), Mapping)]
     last = len(chunks) - 1
+    failures: list[str] = []
     if include_usage:
-        if not chunks or last not in with_usage or chunks[last].get("choices"):
+        if not chunks or last not in with_usage or (chunks[last].get("choices") and not on_finish):
             failures.append(
                 "stream_options.include_usage: the last chunk must have 'choices': [] and usage"
+                if not on_finish
+                else "stream_options.include_usage: the last chunk must carry usage (this "
+                "server's probe found usage on the finish chunk of completions streams)"
             )
         if not continuous and any(i != last for i in with_usage):
             failures.append(
                 f"usage in {len(with_usage) - 1} chunk(s) before the final usage chunk "
                 "(continuous_usage_stats was not asked for)"
             )
-    elif with_usage and not continuous:
+        if continuous:
+            texts = [i for i, c in enumerate(chunks) if has_text(c)]
+            bare = [i for i in texts if i not in with_usage]
+            if bare:
+                failures.append(
+                    f"stream_options.continuous_usage_stats: {len(bare)} of {len(texts)} "
+                    "chunk(s) with generated text carry no usage"
+                )
+    elif with_usage and not continuous and not (on_finish and with_usage == [last]):
         failures.append(
             f"{len(with_usage)} chunk(s) carry usage although stream_options.include_usage "
             "was not set"
         )
     return failures
+
+
+def has_text(chunk: Mapping[str, Any]) -> bool:
+    """Whether a chat or completions chunk carries generated text (content or reasoning)."""
+    for raw in chunk.get("choices") or []:
+        choice = raw if isinstance(raw, Mapping) else {}
+        delta = choice.get("delta")
+        source = delta if isinstance(delta, Mapping) else choice
+        for key in ("content", "text", *REASONING_KEYS):
+            piece = source.get(key)
+            if isinstance(piece, str) and piece:
+                return True
+    return False
 
 
 def check_answer(

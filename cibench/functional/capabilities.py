@@ -1,66 +1,59 @@
 """Probe a server once per scenario for what it supports, and decide which cases to skip.
 
-Each feature gets one tiny request and a verdict: "yes", "no" or "unknown", with evidence.
-A feature is "no" only on positive evidence: the route is missing (404/405), the request is
-refused (4xx), or, for tools and guided decoding, the server answers 200 but ignores the
-constraint (vLLM drops unknown keys silently). Anything else (a 5xx, a timeout, an answer
-cut short by max_tokens) is "unknown", and unknown runs the cases, so a broken server fails
-them instead of having them skipped. A scenario's `features` flags force a feature on (the
-cases run and must pass) or off (they are skipped); `reasoning_key` overrides detection.
+Each feature gets one tiny request and a verdict ("yes", "no" or "unknown", with evidence)
+from `verdicts` (generic OpenAI-API features) or `vllm_verdicts` (behaviours vLLM has and
+other servers may lack). Only positive evidence makes a feature "no"; unknown runs the cases,
+so a broken server fails them instead of having them skipped. A scenario's `features` flags
+force a feature on (the cases run and must pass) or off (they are skipped); `reasoning_key`
+overrides detection.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-from jsonschema import Draft202012Validator
 
-from cibench.config.functional import Capability
+from cibench.config.functional import CAPABILITIES, Capability
 from cibench.config.scenario import Features
-from cibench.functional.answer import Answer, from_body
-from cibench.functional.checks import ErrorStyle
+from cibench.functional.checks import ErrorStyle, UsageStyle
 from cibench.functional.observation import Reply
 from cibench.functional.runner import send
 from cibench.functional.schemas import SchemaSet
+from cibench.functional.verdicts import (
+    CHAT,
+    COMPLETIONS,
+    PROBE_MODEL_MISSING,
+    PROBE_SCHEMA,
+    PROBE_TOOL,
+    Finding,
+    judge_deterministic,
+    judge_endpoint,
+    judge_error_style,
+    judge_guided,
+    judge_logprobs,
+    judge_n,
+    judge_reasoning,
+    judge_tools,
+)
+from cibench.functional.vllm_verdicts import (
+    judge_completions_logprobs,
+    judge_completions_usage,
+    judge_continuous_usage,
+    judge_echo,
+    judge_model_check,
+    judge_strict_validation,
+    judge_top_logprobs_zero,
+    judge_version,
+    judge_vllm_metrics,
+    judge_vllm_tokenize,
+)
 
-Support = Literal["yes", "no", "unknown"]
-FORCEABLE: dict[Capability, str] = {
-    "guided_decoding": "guided_decoding",
-    "function_call": "function_call",
-    "reasoning": "reasoning",
-}
-PROBE_MODEL_MISSING = "cibench-probe-no-such-model"
-CHAT = "/v1/chat/completions"
-_ROUTE_MISSING = (404, 405)
-_PROBE_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-_PROBE_SCHEMA = {
-    "type": "object",
-    "properties": {"answer": {"type": "string"}, "confidence": {"type": "integer"}},
-    "required": ["answer", "confidence"],
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """The verdict on one capability and the evidence behind it."""
-
-    support: Support
-    evidence: str
+# Every capability with a `features` flag of the same name can be forced on or off.
+FORCEABLE: dict[Capability, str] = {c: c for c in CAPABILITIES if c in Features.model_fields}
+ECHO_PROMPT = "The weather today is"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +67,8 @@ class Capabilities:
     error_style: ErrorStyle | None = None
     error_style_evidence: str = "not probed"
     reasoning_key: str | None = None
+    completions_usage: UsageStyle | None = None
+    completions_usage_evidence: str = "not probed"
 
     def finding(self, capability: Capability) -> Finding:
         """The finding for `capability` ("unknown" when it was not probed)."""
@@ -109,143 +104,6 @@ def skip_reason(
     return None
 
 
-# ---- verdicts from replies (pure) --------------------------------------------------------------
-
-
-def _answer(reply: Reply) -> Answer | None:
-    if reply.status != 200:
-        return None
-    body, problem = reply.json_body()
-    return None if problem else from_body("chat" if reply.path == CHAT else "completions", body)
-
-
-def _refused(reply: Reply, what: str) -> Finding | None:
-    """ "no" for a missing route or a 4xx refusal, "unknown" for other failures, None on 200."""
-    if reply.status is None:
-        return Finding("unknown", f"{what}: {reply.transport_error}")
-    if reply.status in _ROUTE_MISSING:
-        return Finding("no", f"{reply.describe()}")
-    if 400 <= reply.status < 500:
-        return Finding("no", f"{what} refused: {reply.describe()}")
-    if reply.status != 200:
-        return Finding("unknown", f"{what} failed: {reply.describe()}")
-    return None
-
-
-def judge_endpoint(reply: Reply, what: str) -> Finding:
-    """An endpoint exists when it answers 200."""
-    return _refused(reply, what) or Finding("yes", f"{reply.label} -> 200")
-
-
-def judge_tools(reply: Reply) -> Finding:
-    """Tools are honoured when tool_choice 'required' yields tool_calls."""
-    what = "a chat request with tool_choice 'required'"
-    refused = _refused(reply, what)
-    if refused:
-        return refused
-    answer = _answer(reply)
-    if answer is None or not answer.choices:
-        return Finding("unknown", f"{what}: unreadable answer {reply.describe()}")
-    choice = answer.choices[0]
-    if choice.tool_calls:
-        return Finding("yes", f"{what} -> tool_calls {[c.name for c in choice.tool_calls]}")
-    if choice.finish_reason == "length":
-        return Finding("unknown", f"{what} was cut by max_tokens before any tool call")
-    return Finding("no", f"{what} -> 200 without tool_calls (tools ignored)")
-
-
-def judge_guided(reply: Reply) -> Finding:
-    """Guided decoding is honoured when the json_schema output validates."""
-    what = "a chat request with response_format json_schema"
-    refused = _refused(reply, what)
-    if refused:
-        return refused
-    answer = _answer(reply)
-    if answer is None or not answer.choices:
-        return Finding("unknown", f"{what}: unreadable answer {reply.describe()}")
-    choice = answer.choices[0]
-    if choice.finish_reason == "length":
-        return Finding("unknown", f"{what} was cut by max_tokens")
-    try:
-        value = json.loads(choice.text)
-    except json.JSONDecodeError:
-        value = None
-    if value is not None and Draft202012Validator(_PROBE_SCHEMA).is_valid(value):
-        return Finding("yes", f"{what} -> content validates")
-    return Finding("no", f"{what} -> 200 but content {choice.text[:80]!r} does not validate")
-
-
-def judge_reasoning(reply: Reply) -> tuple[Finding, str | None]:
-    """Reasoning is present when a chat answer carries a non-empty reasoning field (and which)."""
-    what = "a plain chat request"
-    refused = _refused(reply, what)
-    if refused:
-        return Finding("unknown", refused.evidence), None
-    answer = _answer(reply)
-    if answer is None or not answer.choices:
-        return Finding("unknown", f"{what}: unreadable answer {reply.describe()}"), None
-    found = [k for k, v in answer.choices[0].reasoning.items() if v.strip()]
-    if not found:
-        return Finding("no", f"{what} -> neither reasoning_content nor reasoning"), None
-    key = "reasoning" if "reasoning" in found else found[0]
-    return Finding("yes", f"{what} -> reasoning under '{key}'"), key
-
-
-def judge_logprobs(reply: Reply) -> Finding:
-    """Logprobs are refused with a 4xx, else assumed (the cases then check them)."""
-    what = "a chat request with logprobs"
-    refused = _refused(reply, what)
-    if refused:
-        return refused
-    answer = _answer(reply)
-    if answer and answer.choices and answer.choices[0].logprobs_seen:
-        return Finding("yes", f"{what} -> logprobs object")
-    return Finding("unknown", f"{what} -> 200 without logprobs (the cases will tell)")
-
-
-def judge_n(reply: Reply) -> Finding:
-    """n > 1 is refused with a 4xx, else assumed."""
-    what = "a chat request with n=2"
-    refused = _refused(reply, what)
-    if refused:
-        return refused
-    answer = _answer(reply)
-    if answer and len(answer.choices) == 2:
-        return Finding("yes", f"{what} -> 2 choices")
-    return Finding("unknown", f"{what} -> 200 without 2 choices (the cases will tell)")
-
-
-def judge_deterministic(first: Reply, second: Reply) -> Finding:
-    """Deterministic when two identical temperature-0 requests give the same text."""
-    what = "two identical temperature-0 chat requests"
-    for reply in (first, second):
-        refused = _refused(reply, what)
-        if refused:
-            return Finding("unknown", refused.evidence)
-    one, two = _answer(first), _answer(second)
-    if not (one and two and one.choices and two.choices):
-        return Finding("unknown", f"{what}: unreadable answers")
-    a, b = one.choices[0], two.choices[0]
-    if (a.text, a.reasoning) == (b.text, b.reasoning):
-        return Finding("yes", f"{what} -> the same text")
-    return Finding("no", f"{what} -> different texts {a.text[:40]!r} / {b.text[:40]!r}")
-
-
-def judge_error_style(reply: Reply, schemas: SchemaSet) -> tuple[ErrorStyle | None, str]:
-    """Which OpenAI error envelope the server uses, from the answer to an unknown model."""
-    what = f"a chat request for model '{PROBE_MODEL_MISSING}'"
-    if reply.status is None or reply.status < 400:
-        return None, f"{what} -> {reply.describe()}, no error to read"
-    body, problem = reply.json_body()
-    if problem:
-        return None, f"{what}: {problem}"
-    if schemas.conforms("error_nested", body):
-        return "nested", f"{what} -> {reply.status} with {{'error': {{...}}}}"
-    if schemas.conforms("error_flat", body):
-        return "flat", f"{what} -> {reply.status} with {{'object': 'error', ...}}"
-    return None, f"{what} -> {reply.status} with neither envelope: {reply.text[:120]!r}"
-
-
 # ---- the probe (I/O) ---------------------------------------------------------------------------
 
 
@@ -254,48 +112,100 @@ def _chat(model: str, max_tokens: int, **extra: Any) -> dict[str, Any]:
     return {"model": model, "messages": messages, "max_tokens": max_tokens, **extra}
 
 
-def probe(client: httpx.Client, scenario_id: str, model: str, schemas: SchemaSet) -> Capabilities:
-    """Send the probe requests (about a dozen, all tiny) and judge each capability."""
-    findings: dict[str, Finding] = {}
-    version_reply = send(client, "GET", "/version")
-    version = None
-    if version_reply.status == 200:
-        body, _ = version_reply.json_body()
-        if isinstance(body, Mapping) and isinstance(body.get("version"), str):
-            version = body["version"]
-    models_reply = send(client, "GET", "/v1/models")
-    served: tuple[str, ...] = ()
-    if models_reply.status == 200:
-        body, _ = models_reply.json_body()
-        data = body.get("data") if isinstance(body, Mapping) else None
-        served = tuple(str(m["id"]) for m in data or [] if isinstance(m, Mapping) and "id" in m)
+def _completion(model: str, max_tokens: int, **extra: Any) -> dict[str, Any]:
+    return {"model": model, "prompt": ECHO_PROMPT, "max_tokens": max_tokens, **extra}
 
-    chat = send(client, "POST", CHAT, _chat(model, 16, temperature=0))
-    findings["chat"] = judge_endpoint(chat, "a plain chat request")
-    findings["reasoning"], reasoning_key = judge_reasoning(chat)
-    completion = {"model": model, "prompt": "The weather today is", "max_tokens": 4}
-    findings["completions"] = judge_endpoint(
-        send(client, "POST", "/v1/completions", completion), "a plain completion request"
-    )
-    tools = _chat(model, 256, tools=[_PROBE_TOOL], tool_choice="required")
+
+def _served_models(reply: Reply) -> tuple[str, ...]:
+    if reply.status != 200:
+        return ()
+    body, _ = reply.json_body()
+    data = body.get("data") if isinstance(body, Mapping) else None
+    return tuple(str(m["id"]) for m in data or [] if isinstance(m, Mapping) and "id" in m)
+
+
+def _probe_completions(client: httpx.Client, model: str) -> dict[str, Finding]:
+    """The completions endpoint, `echo` and its logprobs format."""
+    plain = send(client, "POST", COMPLETIONS, _completion(model, 4))
+    echo = send(client, "POST", COMPLETIONS, _completion(model, 1, echo=True))
+    logprobs = send(client, "POST", COMPLETIONS, _completion(model, 2, logprobs=2))
+    return {
+        "completions": judge_endpoint(plain, "a plain completion request"),
+        "echo": judge_echo(echo, ECHO_PROMPT),
+        "completions_logprobs": judge_completions_logprobs(logprobs),
+    }
+
+
+def _probe_chat_extras(client: httpx.Client, model: str) -> dict[str, Finding]:
+    """Tools, guided decoding, logprobs, n and continuous usage on chat."""
+    findings: dict[str, Finding] = {}
+    tools = _chat(model, 256, temperature=0, tools=[PROBE_TOOL], tool_choice="required")
     findings["function_call"] = judge_tools(send(client, "POST", CHAT, tools))
     schema_format = {
         "type": "json_schema",
-        "json_schema": {"name": "probe", "schema": _PROBE_SCHEMA},
+        "json_schema": {"name": "probe", "schema": PROBE_SCHEMA},
     }
-    guided = _chat(model, 256, response_format=schema_format)
+    guided = _chat(model, 256, temperature=0, response_format=schema_format)
     findings["guided_decoding"] = judge_guided(send(client, "POST", CHAT, guided))
     logprobs = _chat(model, 4, logprobs=True, top_logprobs=2)
     findings["logprobs"] = judge_logprobs(send(client, "POST", CHAT, logprobs))
+    zero = send(client, "POST", CHAT, _chat(model, 4, logprobs=True, top_logprobs=0))
+    findings["top_logprobs_zero"] = judge_top_logprobs_zero(zero, findings["logprobs"])
     findings["n"] = judge_n(send(client, "POST", CHAT, _chat(model, 2, n=2, temperature=0.8)))
-    tokenize = {"model": model, "prompt": "hello world"}
-    findings["tokenize"] = judge_endpoint(send(client, "POST", "/tokenize", tokenize), "/tokenize")
-    findings["metrics"] = judge_endpoint(send(client, "GET", "/metrics"), "/metrics")
+    options = {"include_usage": True, "continuous_usage_stats": True}
+    continuous = _chat(model, 3, stream=True, stream_options=options)
+    findings["continuous_usage"] = judge_continuous_usage(send(client, "POST", CHAT, continuous))
+    return findings
+
+
+def _probe_service(client: httpx.Client, model: str) -> dict[str, Finding]:
+    """/tokenize and /metrics: present at all, and in vLLM's shape."""
+    tokenize = send(client, "POST", "/tokenize", {"model": model, "prompt": "hello world"})
+    metrics = send(client, "GET", "/metrics")
+    return {
+        "tokenize": judge_endpoint(tokenize, "/tokenize"),
+        "vllm_tokenize": judge_vllm_tokenize(tokenize),
+        "metrics": judge_endpoint(metrics, "/metrics"),
+        "vllm_metrics": judge_vllm_metrics(metrics),
+    }
+
+
+def _probe_errors(
+    client: httpx.Client, model: str, schemas: SchemaSet
+) -> tuple[Finding, ErrorStyle | None, str]:
+    """Model-name checking and the error envelope (from a missing `messages` when the unknown
+    model is served anyway)."""
+    missing = send(client, "POST", CHAT, _chat(PROBE_MODEL_MISSING, 1))
+    model_check = judge_model_check(missing)
+    style, evidence = judge_error_style(missing, schemas)
+    if style is None and model_check.support == "no":
+        no_messages = send(client, "POST", CHAT, {"model": model, "max_tokens": 1})
+        style, evidence = judge_error_style(no_messages, schemas, "a chat request without messages")
+    return model_check, style, evidence
+
+
+def probe(client: httpx.Client, scenario_id: str, model: str, schemas: SchemaSet) -> Capabilities:
+    """Send the probe requests (about twenty, all tiny) and judge each capability."""
+    findings: dict[str, Finding] = {}
+    findings["version"], version = judge_version(send(client, "GET", "/version"))
+    served = _served_models(send(client, "GET", "/v1/models"))
+    chat = send(client, "POST", CHAT, _chat(model, 16, temperature=0))
+    findings["chat"] = judge_endpoint(chat, "a plain chat request")
+    findings["reasoning"], reasoning_key = judge_reasoning(chat)
+    findings.update(_probe_completions(client, model))
+    findings.update(_probe_chat_extras(client, model))
+    findings.update(_probe_service(client, model))
     findings["deterministic"] = judge_deterministic(
         chat, send(client, "POST", CHAT, _chat(model, 16, temperature=0))
     )
-    missing = send(client, "POST", CHAT, _chat(PROBE_MODEL_MISSING, 1))
-    error_style, error_evidence = judge_error_style(missing, schemas)
+    usage_stream = _completion(model, 2, stream=True, stream_options={"include_usage": True})
+    usage_style, usage_evidence = judge_completions_usage(
+        send(client, "POST", COMPLETIONS, usage_stream)
+    )
+    findings["model_check"], error_style, error_evidence = _probe_errors(client, model, schemas)
+    # last: a bad request may upset a fragile server, and the cases must see that
+    invalid = send(client, "POST", CHAT, _chat(model, 1, temperature=-0.5))
+    findings["strict_validation"] = judge_strict_validation(invalid)
     return Capabilities(
         scenario_id=scenario_id,
         version=version,
@@ -304,4 +214,6 @@ def probe(client: httpx.Client, scenario_id: str, model: str, schemas: SchemaSet
         error_style=error_style,
         error_style_evidence=error_evidence,
         reasoning_key=reasoning_key,
+        completions_usage=usage_style,
+        completions_usage_evidence=usage_evidence,
     )

@@ -21,6 +21,9 @@ from cibench.functional.observation import Observation, Reply
 from cibench.functional.schemas import SchemaName, SchemaSet
 
 ErrorStyle = Literal["nested", "flat"]
+# Where a completions stream carries usage: a final `choices: []` chunk (OpenAI, vLLM) or the
+# chunk with the finish_reason (llama.cpp, whether include_usage asked for it or not).
+UsageStyle = Literal["separate", "finish"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +31,15 @@ class CheckContext:
     """What the checks need to know about the server beyond the case itself.
 
     `reasoning_key` None accepts either reasoning field; `error_style` None accepts either
-    envelope (the probe could not tell).
+    envelope (the probe could not tell); `completions_usage` None holds completions streams
+    to OpenAI's final `choices: []` usage chunk.
     """
 
     served_model: str
     schemas: SchemaSet
     reasoning_key: str | None = None
     error_style: ErrorStyle | None = None
+    completions_usage: UsageStyle | None = None
 
 
 def check_case(case: FunctionalCase, observed: Observation, ctx: CheckContext) -> list[str]:
@@ -154,7 +159,11 @@ def _check_generation(case: FunctionalCase, observed: Observation, ctx: CheckCon
                     failures.extend(problems)
                     break
         answer = from_chunks(case.api, framing.chunks)
-        failures.extend(check_stream_shape(case, answer, framing.chunks, observed.request))
+        failures.extend(
+            check_stream_shape(
+                case, answer, framing.chunks, observed.request, ctx.completions_usage == "finish"
+            )
+        )
     else:
         body, problem = reply.json_body()
         if problem:

@@ -22,6 +22,7 @@ from cibench.functional.observation import Observation, Reply
 
 GENERATION_APIS = ("chat", "completions")
 _MODEL_APIS = ("chat", "completions", "tokenize", "detokenize")
+_STALE_CONNECTION = "without sending a response"
 
 
 def build_request(case: FunctionalCase, model: str) -> dict[str, Any]:
@@ -50,7 +51,16 @@ def send(
         content = json.dumps(body).encode("utf-8")
     headers = {"Content-Type": content_type} if content is not None else {}
     try:
-        response = client.request(method, path, content=content, headers=headers)
+        try:
+            response = client.request(method, path, content=content, headers=headers)
+        except httpx.RemoteProtocolError as exc:
+            if _STALE_CONNECTION not in str(exc):
+                raise
+            # A pooled keep-alive connection the server closed just as it was reused
+            # (llama.cpp's HTTP library closes idle ones): nothing was answered, so the
+            # request goes once more on a fresh connection. A server that really drops the
+            # request drops it again and the case fails.
+            response = client.request(method, path, content=content, headers=headers)
     except httpx.HTTPError as exc:
         return Reply(method, path, None, transport_error=f"{type(exc).__name__}: {exc}")
     return Reply(

@@ -47,6 +47,7 @@ def test_functional(
         schemas=functional_schemas,
         reasoning_key=scenario.reasoning_key or capabilities.reasoning_key,
         error_style=capabilities.error_style,
+        completions_usage=capabilities.completions_usage,
     )
     functional_record.failures = check_case(case, observed, context)
     assert not functional_record.failures, "\n".join(functional_record.failures)

@@ -9,17 +9,15 @@ import pytest
 from func_support import SCHEMAS, chat_body, json_reply
 
 from cibench.config.scenario import Features
-from cibench.functional.capabilities import (
-    Capabilities,
+from cibench.functional.capabilities import Capabilities, probe, skip_reason
+from cibench.functional.observation import Reply
+from cibench.functional.verdicts import (
     Finding,
     judge_error_style,
     judge_guided,
     judge_reasoning,
     judge_tools,
-    probe,
-    skip_reason,
 )
-from cibench.functional.observation import Reply
 from cibench.sim.testing import run_simulator
 
 FILE = "configs/scenarios/x.yaml"
@@ -57,6 +55,17 @@ def test_a_feature_forced_on_runs_even_when_the_probe_says_no() -> None:
 def test_a_feature_forced_off_skips_even_when_supported() -> None:
     reason = skip_reason(("reasoning",), Features(reasoning=False), probed(reasoning="yes"), FILE)
     assert reason == "capability 'reasoning' is off: features.reasoning: false in " + FILE
+
+
+def test_vllm_behaviours_can_be_forced_on_a_vllm_scenario() -> None:
+    lenient = probed(strict_validation="no", vllm_metrics="no")
+    forced = Features(strict_validation=True, vllm_metrics=True)
+    assert skip_reason(("strict_validation", "vllm_metrics"), forced, lenient, FILE) is None
+    assert skip_reason(("strict_validation",), Features(), lenient, FILE) == (
+        "capability 'strict_validation' unsupported (probe: evidence strict_validation); "
+        "set features.strict_validation: true in configs/scenarios/x.yaml to run these cases "
+        "anyway"
+    )
 
 
 def test_capabilities_without_a_feature_flag_cannot_be_forced() -> None:
@@ -134,8 +143,18 @@ def test_the_simulator_supports_everything(default_caps: Capabilities) -> None:
         "tokenize": "yes",
         "metrics": "yes",
         "deterministic": "yes",
+        "version": "yes",
+        "strict_validation": "yes",
+        "model_check": "yes",
+        "echo": "yes",
+        "completions_logprobs": "yes",
+        "top_logprobs_zero": "yes",
+        "continuous_usage": "yes",
+        "vllm_tokenize": "yes",
+        "vllm_metrics": "yes",
     }
     assert default_caps.error_style == "nested"
+    assert default_caps.completions_usage == "separate"
     assert default_caps.reasoning_key == "reasoning_content"
     assert default_caps.served_models == ("m",)
     assert default_caps.version is not None
@@ -166,6 +185,18 @@ def test_a_server_ignoring_json_schema_is_found_out() -> None:
     assert caps.finding("guided_decoding").support == "no"
     assert caps.finding("reasoning").support == "no"
     assert caps.finding("function_call").support == "yes"
+
+
+def test_500_for_an_invalid_value_is_broken_not_lenient() -> None:
+    with (
+        run_simulator("--model", "m", "--invalid-params-500") as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        caps = probe(client, "errors-500", "m", SCHEMAS)
+    finding = caps.finding("strict_validation")
+    assert finding.support == "unknown"
+    assert finding.evidence.startswith("a chat request with temperature -0.5 failed: ")
+    assert caps.finding("model_check").support == "yes"
 
 
 def test_an_unreachable_server_is_unknown_not_unsupported() -> None:

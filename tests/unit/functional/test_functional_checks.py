@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from func_support import (
@@ -21,7 +22,7 @@ from func_support import (
 )
 
 from cibench.config.functional import FunctionalCase
-from cibench.functional.checks import check_case
+from cibench.functional.checks import CheckContext, check_case
 from cibench.functional.observation import Reply
 
 OK_HEALTH = Reply("GET", "/health", 200)
@@ -298,6 +299,81 @@ def test_completion_stream_reassembles_text() -> None:
         expect={"content_regex": "^ Paris$", "finish_reason": "length"},
     )
     assert check_case(completions, observe(stream_reply(raw, COMPLETIONS)), context()) == []
+
+
+def llamacpp_piece(text: str, finish: str | None, **top: object) -> dict[str, object]:
+    """A completions chunk as llama-server streams it (ids prefixed chatcmpl-)."""
+    choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": finish}
+    return {
+        "choices": [choice],
+        "created": 1795363925,
+        "model": MODEL,
+        "system_fingerprint": "b0-unknown",
+        "object": "text_completion",
+        "id": "chatcmpl-1",
+        **top,
+    }
+
+
+USAGE_3_2 = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+ON_FINISH = sse(
+    llamacpp_piece("a", None),
+    llamacpp_piece("b", None),
+    llamacpp_piece("", "length", usage=USAGE_3_2),
+)
+
+
+def finish_style() -> CheckContext:
+    return replace(context(), completions_usage="finish")
+
+
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_usage_on_the_finish_chunk_passes_where_the_probe_found_that_style(
+    include_usage: bool,
+) -> None:
+    request = {"stream": True, "stream_options": {"include_usage": include_usage}}
+    completions = case(api="completions", stream=True, expect={"usage": ["completion_tokens == 2"]})
+    observed = observe(stream_reply(ON_FINISH, COMPLETIONS), request)
+    assert check_case(completions, observed, finish_style()) == []
+    expected = (
+        ["stream_options.include_usage: the last chunk must have 'choices': [] and usage"]
+        if include_usage
+        else ["1 chunk(s) carry usage although stream_options.include_usage was not set"]
+    )
+    assert check_case(completions, observed, context()) == expected
+
+
+def test_the_finish_style_still_wants_usage_last_and_only_on_completions() -> None:
+    early = sse(
+        llamacpp_piece("a", None, usage=USAGE_3_2), llamacpp_piece("", "length", usage=USAGE_3_2)
+    )
+    completions = case(api="completions", stream=True)
+    assert check_case(completions, observe(stream_reply(early, COMPLETIONS)), finish_style()) == [
+        "2 chunk(s) carry usage although stream_options.include_usage was not set"
+    ]
+    chat_on_finish = [*chat_chunks("a")[:-1], chunk({"content": "a"}, "stop", usage=USAGE_3_2)]
+    assert check_case(streamed(), observe(stream_reply(sse(*chat_on_finish))), finish_style()) == [
+        "1 chunk(s) carry usage although stream_options.include_usage was not set"
+    ]
+
+
+def test_continuous_usage_wants_usage_in_every_chunk_with_text() -> None:
+    request = {
+        "stream": True,
+        "stream_options": {"include_usage": True, "continuous_usage_stats": True},
+    }
+    final = chunk(choices=[], usage=USAGE_3_2)
+    every = [
+        chat_chunks("a", "b")[0],
+        *(c | {"usage": USAGE_3_2} for c in chat_chunks("a", "b")[1:]),
+    ]
+    assert (
+        check_case(streamed(), observe(stream_reply(sse(*every, final)), request), context()) == []
+    )
+    ignored = sse(*chat_chunks("a", "b"), final)
+    assert check_case(streamed(), observe(stream_reply(ignored), request), context()) == [
+        "stream_options.continuous_usage_stats: 2 of 2 chunk(s) with generated text carry no usage"
+    ]
 
 
 # ---- tools, reasoning, logprobs ------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -87,3 +90,53 @@ def test_a_dead_server_becomes_a_reply_without_status() -> None:
     assert reply.status is None
     assert reply.transport_error is not None
     assert reply.transport_error.startswith("ConnectError")
+
+
+@contextlib.contextmanager
+def dropping_server(drops: int) -> Iterator[tuple[str, list[int]]]:
+    """A loopback HTTP server that closes its first `drops` connections without answering
+    (as llama.cpp's HTTP library does with a keep-alive connection it retires), then answers
+    200. Yields the base URL and the number of requests it read."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen = [0]
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                if not conn.recv(65536):
+                    continue
+                seen[0] += 1
+                if seen[0] > drops:
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+                    )
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        listener.close()
+        thread.join(timeout=5)
+
+
+def test_a_connection_closed_without_an_answer_is_retried_once() -> None:
+    with dropping_server(drops=1) as (url, seen), httpx.Client(base_url=url, timeout=5) as c:
+        reply = send(c, "POST", "/v1/chat/completions", {"model": MODEL})
+    assert (reply.status, seen[0]) == (200, 2)
+
+
+def test_a_server_that_keeps_dropping_the_request_fails_it() -> None:
+    with dropping_server(drops=5) as (url, seen), httpx.Client(base_url=url, timeout=5) as c:
+        reply = send(c, "POST", "/v1/chat/completions", {"model": MODEL})
+    assert reply.status is None
+    assert reply.transport_error == (
+        "RemoteProtocolError: Server disconnected without sending a response."
+    )
+    assert seen[0] == 2
