@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections import deque
@@ -17,16 +16,9 @@ from cibench.errors import LaunchError
 from cibench.launch.base import Endpoint, resolve_api_key
 from cibench.launch.command import render_command
 from cibench.launch.health import wait_healthy
+from cibench.launch.process import free_port, parent_death_signal
 
 LOG_TAIL_LINES = 20
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -81,6 +73,7 @@ class LocalLauncher:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
+                preexec_fn=parent_death_signal(),  # noqa: PLW1509 (no threads run yet)
             )
         except OSError as exc:
             self._close_log()

@@ -7,12 +7,9 @@ Artifacts are written with the same writers the stages use (`cibench.perf.csvio`
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -25,11 +22,10 @@ import pytest
 
 from cibench.accuracy.report import append_csv_row
 from cibench.functional.results import CaseResult, Status, append_result, results_path
+from cibench.launch.process import free_port, parent_death_signal
 from cibench.perf.csvio import Cell, append_summary_row
-from cibench.sim.testing import free_port
 
 PUSHGATEWAY_BINARIES = ("prometheus-pushgateway", "pushgateway")
-PR_SET_PDEATHSIG = 1
 
 
 def write_session(
@@ -211,21 +207,6 @@ def pushgateway_binary() -> str | None:
     return None
 
 
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A `preexec_fn` that makes the child get SIGTERM when the test process dies, even by
-    SIGKILL, so a killed test run leaves no gateway behind (Linux; None elsewhere)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-
-    def set_signal() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-    return set_signal
-
-
 @contextlib.contextmanager
 def run_pushgateway(binary: str, startup_timeout: float = 15.0) -> Iterator[str]:
     """Run a Pushgateway on a free loopback port with a scratch persistence file; yield its URL."""
@@ -243,7 +224,7 @@ def run_pushgateway(binary: str, startup_timeout: float = 15.0) -> Iterator[str]
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 # libc is loaded before the fork; the child only makes one syscall
-                preexec_fn=_parent_death_signal(),  # noqa: PLW1509
+                preexec_fn=parent_death_signal(),  # noqa: PLW1509
             )
         url = f"http://127.0.0.1:{port}"
         try:

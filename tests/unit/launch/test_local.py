@@ -14,7 +14,7 @@ from cibench.config.scenario import Scenario
 from cibench.errors import LaunchError
 from cibench.launch import ExternalLauncher, LocalLauncher, open_endpoint
 from cibench.launch.command import render_args, render_command
-from cibench.launch.local import free_port
+from cibench.launch.process import free_port
 
 FAKE = Path(__file__).with_name("fake_server.py")
 
