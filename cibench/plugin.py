@@ -136,8 +136,35 @@ def _is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+PATH_OPTIONS = ("--configs", "--artifacts", "--baseline")
+INI_NAMES = ("pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+
+
+def _check_path_options(config: pytest.Config) -> None:
+    """Refuse `--configs /abs/dir` when it made pytest pick the wrong rootdir.
+
+    pytest chooses its rootdir and ini file before plugins register their options, so the
+    value after `--configs ` counts as a test path then. Outside the project that moves the
+    rootdir, the ini's `testpaths` are lost and pytest collects whatever is in the cwd.
+    """
+    args = [str(arg) for arg in config.invocation_params.args]
+    cwd = Path.cwd().resolve()
+    ini_here = any((cwd / name).is_file() for name in INI_NAMES)
+    for index, arg in enumerate(args[:-1]):
+        value = args[index + 1]
+        if arg not in PATH_OPTIONS or not Path(value).exists():
+            continue
+        if not cwd.is_relative_to(config.rootpath) or (config.inipath is None and ini_here):
+            raise pytest.UsageError(
+                f"{arg} {value}: pytest took this path for a test path when it chose its "
+                f"rootdir ({config.rootpath}), so it would collect the wrong tests. "
+                f"Write {arg}={value} instead."
+            )
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    _check_path_options(config)
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
     worker = (

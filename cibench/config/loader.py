@@ -201,7 +201,8 @@ def cross_reference_problems(configs: ConfigSet, matrix_path: Path) -> list[str]
     accuracy_names = set(configs.accuracy_profiles) | _stems(configs.root / "tests" / "accuracy")
     for scenario_id, by_run_type in configs.matrix.scenarios.items():
         where = f"{matrix_path}: scenarios.{scenario_id}"
-        if scenario_id not in configs.scenarios and scenario_id not in provider_ids:
+        known = scenario_id in configs.scenarios or scenario_id in provider_ids
+        if not known and scenario_id not in _stems(configs.root / "scenarios"):
             problems.append(
                 f"{where}: unknown scenario; expected one of {sorted(configs.scenarios)} "
                 f"(files in {configs.root / 'scenarios'}) or a providers.yaml id."

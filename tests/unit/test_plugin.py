@@ -150,3 +150,15 @@ def test_under_xdist_each_scenario_starts_once_on_one_worker(tmp_path: Path) -> 
     }
     assert len(workers) == 1, result.stdout  # both of good's tests ran on one worker
     assert json.loads((run_dir / "session.json").read_text())["run_id"] == "run1"
+
+
+def test_a_space_separated_absolute_configs_path_gets_a_clear_error(tmp_path: Path) -> None:
+    configs = write_run(tmp_path)
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q",
+         "--configs", str(configs), "--scenario", "good"],
+        capture_output=True, text=True, timeout=120, cwd=repo, check=False,
+    )  # fmt: skip
+    assert result.returncode == 4
+    assert f"Write --configs={configs} instead." in result.stderr
