@@ -1,0 +1,105 @@
+"""The PR flow against a real inference engine: llama.cpp's server with SmolLM2-135M, on CPU.
+
+One pytest session in a subprocess, exactly as `make bench SCENARIO=local-llamacpp` runs it
+(default `configs/`), then its artifacts are read: functional has no failure and every skip
+says why, perf measured real latencies without a failed request, accuracy scored, and
+`metrics.prom` is valid Prometheus text. About 35 s on two cores.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cibench.engines.llamacpp import INSTALL_HINT, SMOLLM2_FILE, bundled_model_path
+from cibench.metrics.testing import promtool_check
+from cibench.perf.csvio import read_summary
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIO = "local-llamacpp"
+RUN_ID = "e2e"
+TIMEOUT_S = 170
+
+
+def _engine_missing() -> str | None:
+    """What is not installed for the llama.cpp scenario, or None."""
+    if importlib.util.find_spec("xllamacpp") is None:
+        return "xllamacpp"
+    try:
+        bundled_model_path()
+    except SystemExit:
+        return SMOLLM2_FILE
+    return None
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the PR flow once; the run's artifacts directory (the session must exit 0)."""
+    missing = _engine_missing()
+    if missing is not None:
+        message = f"{missing} is not installed for scenario {SCENARIO}: {INSTALL_HINT}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {message}")
+        pytest.skip(message)
+    artifacts = tmp_path_factory.mktemp("llamacpp-e2e")
+    argv = [sys.executable, "-m", "pytest", "--scenario", SCENARIO, "--run-type", "pr"]
+    # `--artifacts=DIR` in one word: pytest would take an existing DIR for a test path
+    argv += ["-p", "no:cacheprovider", f"--artifacts={artifacts}", "--run-id", RUN_ID, "-rs"]
+    # the CI job's CIBENCH_* settings (baseline, Pushgateway, configs) and pytest options
+    # are for the job's own run, not for this one
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CIBENCH_", "PYTEST_"))}
+    done = subprocess.run(
+        argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"exit code {done.returncode}:\n{output[-6000:]}"
+    return artifacts / RUN_ID
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_functional_has_no_failure_and_every_skip_says_why(run_dir: Path) -> None:
+    rows = _rows(run_dir / SCENARIO / "functional.csv")
+    failed = [f"{r['suite']}::{r['case_id']}: {r['reason']}" for r in rows if r["status"] == "fail"]
+    assert failed == []
+    skipped = [r for r in rows if r["status"] == "skip"]
+    silent = [f"{r['suite']}::{r['case_id']}" for r in skipped if not r["reason"].strip()]
+    assert silent == []
+    assert sum(r["status"] == "pass" for r in rows) > len(rows) / 2
+
+
+def test_perf_measured_every_load_point_without_failures(run_dir: Path) -> None:
+    summaries = sorted((run_dir / SCENARIO / "perf").glob("summary_*.csv"))
+    rows = [row for path in summaries for row in read_summary(path)]
+    assert rows, f"no summary_*.csv rows under {run_dir / SCENARIO / 'perf'}"
+    for row in rows:
+        point = f"concurrency {row['Concurrency']}"
+        assert row["Failures"] == 0, point
+        for column in ("TP50_TTFT(s)", "AVG_TPOT(s)"):
+            value = row[column]
+            assert isinstance(value, float), (point, column, value)
+            assert value > 0, (point, column, value)  # -1 would mean "no data"
+
+
+def test_accuracy_has_a_score(run_dir: Path) -> None:
+    rows = _rows(run_dir / SCENARIO / "accuracy.csv")
+    assert len(rows) == 1
+    assert 0.0 <= float(rows[0]["score"]) <= 1.0
+
+
+def test_metrics_file_is_valid_prometheus_text(run_dir: Path) -> None:
+    path = run_dir / "metrics.prom"
+    assert path.is_file()
+    if shutil.which("promtool") is None and os.environ.get("CI", "").lower() != "true":
+        pytest.skip("promtool not installed (apt-get install prometheus); CI installs it.")
+    promtool_check(path)
