@@ -256,7 +256,7 @@ def capacity(cpus: tuple[int, int] | None, server: str, seconds: float) -> None:
         command = [sys.executable, "-m", "cibench.sim", "--max-num-seqs", "4096"]
         command += ["--prefill-base-ms", "0", "--prefill-per-token-ms", "0"]
         command += ["--itl-base-ms", "0", "--itl-per-running-seq-ms", "0"]
-    rates = (200, 400, 800, 1200, 1600, 2000, 2400, 3200, 4000, 5000, 6000, 8000)
+    rates = (200, 400, 800, 1200, 1600, 2000, 2400, 3200, 4000, 5000, 6000, 8000, 10000, 12000)
     with _server(command, cpus[0] if cpus else None) as url:
         for backend in BACKENDS:
             best = 0.0
