@@ -9,6 +9,7 @@ bottleneck (send lag or achieved rate out of tolerance).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,14 +21,17 @@ from cibench.plan import PerfItem
 pytestmark = pytest.mark.perf
 
 
-def _terminal_line(config: pytest.Config):  # type: ignore[no-untyped-def]
+def _live_writer(config: pytest.Config) -> Callable[[str], None] | None:
+    """Progress lines straight to the terminal (around pytest's output capture)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None:
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
         return None
 
     def write(text: str) -> None:
-        reporter.ensure_newline()
-        reporter.write_line(f"  perf {text}")
+        with capture.global_and_fixture_disabled():
+            reporter.ensure_newline()
+            reporter.write_line(f"  perf {text}")
 
     return write
 
@@ -52,7 +56,7 @@ def test_perf(
     perf_point: PerfItem, server: Endpoint, stage_dir: Path, request: pytest.FixtureRequest
 ) -> None:
     profile = perf_point.profile
-    write = _terminal_line(request.config)
+    write = _live_writer(request.config)
     target = RunTarget(
         base_url=server.base_url,
         model=server.model,
@@ -61,8 +65,6 @@ def test_perf(
         api_key=server.api_key,
     )
     outcome = run_point(target, profile, perf_point.point, stage_dir / "perf", report=write)
-    if write is not None and request.config.get_verbosity() > 0:
-        write(_headline(outcome))
     problems = outcome.problems(profile.max_failure_ratio)
     if problems:
         lines = [f"load point {perf_point.id} (profile '{perf_point.profile_name}'):"]
@@ -70,4 +72,4 @@ def test_perf(
         lines.append(f"  summary: {outcome.summary_csv}")
         lines.append(f"  requests: {outcome.requests_csv}")
         pytest.fail("\n".join(lines), pytrace=False)
-    print(_headline(outcome))  # shown with -rA
+    print(_headline(outcome))  # shown with -rA or -s
