@@ -1,0 +1,1 @@
+"""The performance runner: workload, schedules, backends, statistics, CSV files, `cibench perf`."""

@@ -7,7 +7,6 @@ scraping `/metrics`) happens before the measured phase's clock starts or after i
 from __future__ import annotations
 
 import contextlib
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,8 +31,8 @@ from cibench.perf.workload import (
     SizedPrompt,
     build_prompts,
     prompt_seed,
-    random_units,
     request_body,
+    unsized_prompts,
 )
 
 __all__ = ["PointOutcome", "RunTarget", "run_point", "summary_path"]
@@ -121,14 +120,7 @@ def _prompts(
             return prompts, counter.method
     except (CibenchError, httpx.HTTPError, ValueError) as exc:
         notes.append(f"prompts not sized in tokens ({exc}); ~1.5 tokens per unit assumed")
-    units = max(1, round(point.input_length / 1.5))
-    return [
-        SizedPrompt("".join(random_units(_rng(seed), units)).strip(), None, units) for seed in seeds
-    ], "none"
-
-
-def _rng(seed: str) -> random.Random:
-    return random.Random(seed)
+    return unsized_prompts(seeds, point.input_length), "none"
 
 
 def _scrape(base_url: str, headers: dict[str, str]) -> str | None:

@@ -23,7 +23,11 @@ __all__ = [
     "random_units",
     "request_body",
     "size_prompt",
+    "unsized_prompts",
 ]
+
+GUESSED_TOKENS_PER_UNIT = 1.5
+"""Starting guess of tokens per text unit, refined by the first measured prompt."""
 
 CountTokens = Callable[[str], int]
 """Prompt text -> the prompt tokens the server will see (chat template included for chat)."""
@@ -66,7 +70,11 @@ def random_units(rng: random.Random, count: int) -> list[str]:
 
 
 def size_prompt(
-    seed: str, target: int, tolerance: int, count: CountTokens, tokens_per_unit: float = 1.5
+    seed: str,
+    target: int,
+    tolerance: int,
+    count: CountTokens,
+    tokens_per_unit: float = GUESSED_TOKENS_PER_UNIT,
 ) -> SizedPrompt:
     """Grow or cut a seeded unit sequence until `count(text)` is within `tolerance` of `target`.
 
@@ -149,7 +157,7 @@ def build_prompts(
     calibrated unit count unmeasured (for servers where counting costs a real request).
     """
     prompts: list[SizedPrompt] = []
-    ratio = 1.5
+    ratio = GUESSED_TOKENS_PER_UNIT
     for position, seed in enumerate(seeds):
         if exact is not None and position >= exact and prompts:
             units = max(1, round(target / ratio))
@@ -161,3 +169,12 @@ def build_prompts(
         if prompt.tokens:
             ratio = max(0.05, prompt.tokens / prompt.units)
     return prompts
+
+
+def unsized_prompts(seeds: Sequence[str], target: int) -> list[SizedPrompt]:
+    """Prompts of the guessed unit count, unmeasured (when the server cannot count tokens)."""
+    units = max(1, round(target / GUESSED_TOKENS_PER_UNIT))
+    return [
+        SizedPrompt("".join(random_units(random.Random(seed), units)).strip(), None, units)
+        for seed in seeds
+    ]
