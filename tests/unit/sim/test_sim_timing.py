@@ -70,15 +70,16 @@ def test_prefill_time_grows_with_prompt_tokens() -> None:
     async def run(url: str) -> tuple[float, float]:
         async with httpx.AsyncClient(base_url=url) as client:
             await timed_stream(client, 2)
-            short = (await timed_stream(client, 2, "x"))[0]
-            long = (await timed_stream(client, 2, long_prompt))[0]
-            return short, long
+            # medians of five: one sample can catch a late wake-up on a busy machine
+            short = [(await timed_stream(client, 2, "x"))[0] for _ in range(5)]
+            long = [(await timed_stream(client, 2, long_prompt))[0] for _ in range(5)]
+            return statistics.median(short), statistics.median(long)
 
     with run_simulator("--model", MODEL, *flags) as url:
         short, long = asyncio.run(run(url))
         count = httpx.post(f"{url}/tokenize", json={"prompt": long_prompt}).json()["count"]
     expected = (count - 1) * 0.1e-3
-    assert abs((long - short) - expected) < 0.008
+    assert abs((long - short) - expected) < 0.005
 
 
 def test_inter_token_time_grows_with_running_streams() -> None:
