@@ -89,6 +89,28 @@ def summary_path(directory: Path, provider: str, control_method: str, backend: s
     return directory / csvio.summary_filename(provider, control_method, backend, stamp)
 
 
+def _requests_path(
+    directory: Path, target: RunTarget, profile: PerfProfile, point: LoadPoint
+) -> Path:
+    """A new requests file name; a suffix keeps two points of the same second apart (Poisson
+    points differ only by rate, which acs-bench's name does not carry)."""
+    stamp = time.strftime("%Y-%m-%d_%H_%M_%S")
+    for attempt in range(1000):
+        name = csvio.requests_filename(
+            target.provider,
+            DATASET,
+            profile.control_method,
+            point.concurrency,
+            profile.backend,
+            point.input_length,
+            point.output_length,
+            stamp if attempt == 0 else f"{stamp}-{attempt}",
+        )
+        if not (directory / name).exists():
+            break
+    return directory / name
+
+
 def _target(target: RunTarget, profile: PerfProfile) -> tuple[Target, str, str]:
     parts = urlsplit(target.base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -237,16 +259,7 @@ def run_point(
             f"{summary.token_mismatch} responses had completion_tokens != {point.output_length}"
         )
     summary_csv = summary_path(perf_dir, target.provider, profile.control_method, profile.backend)
-    requests_csv = perf_dir / csvio.requests_filename(
-        target.provider,
-        DATASET,
-        profile.control_method,
-        point.concurrency,
-        profile.backend,
-        point.input_length,
-        point.output_length,
-        time.strftime("%Y-%m-%d_%H_%M_%S"),
-    )
+    requests_csv = _requests_path(perf_dir, target, profile, point)
     meta = _meta(target, profile, point)
     origin = min((r.scheduled_ns for r in records), default=0)
     csvio.write_requests(requests_csv, csvio.request_rows(records, origin, meta))

@@ -177,3 +177,15 @@ def test_a_server_killed_mid_run_leaves_earlier_points_on_disk(tmp_path: Path) -
     assert [row["Fail_Rate"] for row in rows][::2] == [0.0, 1.0]
     assert rows[2]["TP50_TTFT(s)"] == -1
     assert all(outcome.requests_csv.exists() for outcome in outcomes)
+
+
+def test_points_finishing_in_the_same_second_keep_their_own_requests_file(
+    exact_sim: str, tmp_path: Path
+) -> None:
+    quick = profile(num_requests=1, output_length=[2], warmup=0)
+    point = quick.load_points()[0]
+    first = run_point(target(exact_sim), quick, point, tmp_path)
+    second = run_point(target(exact_sim), quick, point, tmp_path)
+    assert first.requests_csv != second.requests_csv
+    assert len(list(tmp_path.glob("requests_*.csv"))) == 2
+    assert len(read_summary(first.summary_csv)) == 2
