@@ -109,7 +109,8 @@ def _plan_one(
     natural = max(textgen.natural_length(rng), req.min_tokens)
     pieces: list[str] = []
     kinds: list[int] = []
-    if settings.reasoning:
+    # vLLM's reasoning parser only splits chat responses; a completion is all text.
+    if settings.reasoning and req.api == "chat":
         reasoning = textgen.pseudo_pieces(rng, min(rng.randint(8, 31), budget))
         pieces.extend(reasoning)
         kinds.extend([REASONING] * len(reasoning))

@@ -176,6 +176,25 @@ def test_reasoning_with_tiny_max_tokens_leaves_content_empty(reasoning_url: str)
     assert r["choices"][0]["finish_reason"] == "length"
 
 
+def test_reasoning_model_completions_are_plain_text_streamed_or_not(reasoning_url: str) -> None:
+    # vLLM applies its reasoning parser to chat only: a completion's text holds every token.
+    body = {
+        "model": MODEL,
+        "prompt": "Say hi",
+        "max_tokens": 12,
+        "ignore_eos": True,
+        "temperature": 0,
+    }
+    with httpx.Client(base_url=reasoning_url) as http:
+        whole = http.post("/v1/completions", json=body).json()
+        streamed = http.post("/v1/completions", json={**body, "stream": True}).text
+    chunks = [c for c in sse_events(streamed) if c != "[DONE]"]
+    text = "".join(choice["text"] for chunk in chunks for choice in chunk["choices"])
+    assert whole["choices"][0]["text"] == text
+    assert whole["usage"]["completion_tokens"] == 12
+    assert text
+
+
 def test_default_server_has_no_reasoning_field(http: httpx.Client) -> None:
     message = post(http, messages=ASK, max_tokens=5)["choices"][0]["message"]
     assert "reasoning_content" not in message
