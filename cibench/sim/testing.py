@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,13 +14,7 @@ from typing import IO, Any
 
 import httpx
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+from cibench.launch.process import free_port, parent_death_signal
 
 
 @contextlib.contextmanager
@@ -53,7 +46,13 @@ def run_simulator(
         str(port),
         *args,
     ]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    proc = subprocess.Popen(
+        cmd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
+        preexec_fn=parent_death_signal(),  # noqa: PLW1509 (started before any test threads)
+    )
     base_url = f"http://{host}:{port}"
     try:
         _wait_up(proc, base_url, startup_timeout, wait_healthy, log)

@@ -11,11 +11,11 @@ import pytest
 from cibench.errors import BaselineMissing
 from cibench.gates.baseline import from_artifacts, load_baseline, parse_pushgateway
 from cibench.gates.rules import BaselinePoint
+from cibench.launch.process import free_port
 from cibench.metrics.build import build_registry
 from cibench.metrics.collect import LoadPointKey, collect_run
 from cibench.metrics.push import push_registry
 from cibench.metrics.testing import perf_row, write_complete_run, write_perf, write_session
-from cibench.sim.testing import free_port
 
 KEY = LoadPointKey("fixed", "threading-pool", "2", "32", "8")
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from cibench.errors import PushError
+from cibench.launch.process import free_port
 from cibench.metrics.build import build_registry
 from cibench.metrics.collect import collect_run
 from cibench.metrics.push import (
@@ -19,7 +20,6 @@ from cibench.metrics.push import (
     split_credentials,
 )
 from cibench.metrics.testing import perf_row, write_perf, write_session
-from cibench.sim.testing import free_port
 
 NOW = 1_800_000_000.0
 

@@ -24,9 +24,9 @@ import httpx
 import pytest
 import yaml
 
+from cibench.launch.process import free_port
 from cibench.metrics.testing import pushgateway_binary, require_tool, run_pushgateway
 from cibench.perf.csvio import read_summary
-from cibench.sim.testing import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 STAGE_TESTS = ("tests/functional", "tests/perf", "tests/accuracy")

@@ -10,6 +10,7 @@ import pytest
 
 from cibench.cli import main
 from cibench.config.settings import Settings
+from cibench.launch.process import free_port
 from cibench.metrics.testing import write_complete_run
 from cibench.report.pipeline import (
     EXIT_GATE_FAILED,
@@ -17,7 +18,6 @@ from cibench.report.pipeline import (
     PostSessionOptions,
     run_post_session,
 )
-from cibench.sim.testing import free_port
 
 
 def configs_without_settings(tmp_path: Path) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from cibench.config.settings import Settings
+from cibench.launch.process import free_port
 from cibench.metrics.testing import write_complete_run, write_run_json, write_session
 from cibench.report.pipeline import (
     EXIT_GATE_FAILED,
@@ -18,7 +19,6 @@ from cibench.report.pipeline import (
     push_instance,
     run_post_session,
 )
-from cibench.sim.testing import free_port
 
 SETTINGS = Settings()
 NO_ENV: dict[str, str] = {}
