@@ -35,6 +35,17 @@ class PreparedRequest:
     requested_output_tokens: int | None = None
     epoch: int = 0
 
+    def new_record(self, worker: int, scheduled_ns: int, ready_ns: int) -> RequestRecord:
+        """An empty record for sending this request from `worker`, due at `scheduled_ns`."""
+        return RequestRecord(
+            index=self.index,
+            epoch=self.epoch,
+            worker=worker,
+            scheduled_ns=scheduled_ns,
+            ready_ns=ready_ns,
+            requested_output_tokens=self.requested_output_tokens,
+        )
+
 
 def error_text(body: bytes) -> str:
     """The message of an OpenAI error body (nested or flat), else the body's start as text."""

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 from cibench.client.aconnection import AsyncPool
 from cibench.client.record import RequestRecord
-from cibench.client.stream import PreparedRequest
 from cibench.perf.phase import BeforePhase, Phase, Progress, Settler, Target, no_gc
 
 __all__ = ["run_phases"]
@@ -30,17 +29,6 @@ async def _sleep_until(deadline_ns: int) -> None:
     remaining = deadline_ns - time.perf_counter_ns()
     if remaining > 0:
         await asyncio.sleep(remaining / 1e9)
-
-
-def _new_record(request: PreparedRequest, worker: int, scheduled: int, ready: int) -> RequestRecord:
-    return RequestRecord(
-        index=request.index,
-        epoch=request.epoch,
-        worker=worker,
-        scheduled_ns=scheduled,
-        ready_ns=ready,
-        requested_output_tokens=request.requested_output_tokens,
-    )
 
 
 async def _closed_loop(
@@ -57,7 +45,7 @@ async def _closed_loop(
         await _sleep_until(free)
         while (index := next(counter)) < total:
             request = requests[index]
-            record = _new_record(request, worker, free, free)
+            record = request.new_record(worker, free, free)
             timer = await pool.send(request, record)
             settler.add(timer)
             records[index] = record
@@ -97,7 +85,7 @@ async def _open_loop(
             ready = max(due, time.perf_counter_ns())
         elif slots is not None:
             await slots.acquire()
-        record = _new_record(requests[index], index, due, ready)
+        record = requests[index].new_record(index, due, ready)
         task = asyncio.create_task(one(index, record))
         tasks.add(task)
         task.add_done_callback(tasks.discard)

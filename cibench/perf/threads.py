@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 from cibench.client.connection import BlockingConnection
 from cibench.client.record import RequestRecord
-from cibench.client.stream import PreparedRequest
 from cibench.perf.phase import BeforePhase, Phase, Progress, Settler, Target, no_gc
 
 __all__ = ["run_phases"]
@@ -70,17 +69,6 @@ class _Connections:
             self._idle.clear()
 
 
-def _new_record(request: PreparedRequest, worker: int, scheduled: int, ready: int) -> RequestRecord:
-    return RequestRecord(
-        index=request.index,
-        epoch=request.epoch,
-        worker=worker,
-        scheduled_ns=scheduled,
-        ready_ns=ready,
-        requested_output_tokens=request.requested_output_tokens,
-    )
-
-
 def _closed_loop(
     phase: Phase, connections: _Connections, progress: Progress, settler: Settler
 ) -> list[RequestRecord | None]:
@@ -99,7 +87,7 @@ def _closed_loop(
         _sleep_until(free)
         while (index := next(counter)) < total:
             request = requests[index]
-            record = _new_record(request, worker, free, free)
+            record = request.new_record(worker, free, free)
             timer = connection.send(request, record)
             settler.add(timer)
             records[index] = record
@@ -155,7 +143,7 @@ class _OpenLoop:
                 self.idle -= 1
             index, scheduled = item
             request = requests[index]
-            record = _new_record(request, worker, scheduled, max(scheduled, free))
+            record = request.new_record(worker, scheduled, max(scheduled, free))
             timer = connection.send(request, record)
             self.settler.add(timer)
             self.records[index] = record
