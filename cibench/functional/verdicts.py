@@ -14,7 +14,7 @@ from typing import Literal
 
 from jsonschema import Draft202012Validator
 
-from cibench.functional.answer import Answer, from_body
+from cibench.functional.answer import Answer, Choice, from_body
 from cibench.functional.checks import ErrorStyle
 from cibench.functional.observation import Reply
 from cibench.functional.schemas import SchemaSet
@@ -77,16 +77,23 @@ def judge_endpoint(reply: Reply, what: str) -> Finding:
     return refused_by(reply, what) or Finding("yes", f"{reply.label} -> 200")
 
 
-def judge_tools(reply: Reply) -> Finding:
-    """Tools are honoured when tool_choice 'required' yields tool_calls."""
-    what = "a chat request with tool_choice 'required'"
+def first_choice(reply: Reply, what: str) -> Choice | Finding:
+    """The first choice of a 200 answer, else the finding that explains why there is none."""
     no = refused_by(reply, what)
     if no:
         return no
     answer = answer_of(reply)
     if answer is None or not answer.choices:
         return Finding("unknown", f"{what}: unreadable answer {reply.describe()}")
-    choice = answer.choices[0]
+    return answer.choices[0]
+
+
+def judge_tools(reply: Reply) -> Finding:
+    """Tools are honoured when tool_choice 'required' yields tool_calls."""
+    what = "a chat request with tool_choice 'required'"
+    choice = first_choice(reply, what)
+    if isinstance(choice, Finding):
+        return choice
     if choice.tool_calls:
         return Finding("yes", f"{what} -> tool_calls {[c.name for c in choice.tool_calls]}")
     if choice.finish_reason == "length":
@@ -97,13 +104,9 @@ def judge_tools(reply: Reply) -> Finding:
 def judge_guided(reply: Reply) -> Finding:
     """Guided decoding is honoured when the json_schema output validates."""
     what = "a chat request with response_format json_schema"
-    no = refused_by(reply, what)
-    if no:
-        return no
-    answer = answer_of(reply)
-    if answer is None or not answer.choices:
-        return Finding("unknown", f"{what}: unreadable answer {reply.describe()}")
-    choice = answer.choices[0]
+    choice = first_choice(reply, what)
+    if isinstance(choice, Finding):
+        return choice
     if choice.finish_reason == "length":
         return Finding("unknown", f"{what} was cut by max_tokens")
     try:

@@ -22,7 +22,7 @@ from cibench.functional.observation import Reply
 from cibench.functional.verdicts import (
     PROBE_MODEL_MISSING,
     Finding,
-    answer_of,
+    first_choice,
     refused_by,
 )
 
@@ -64,13 +64,10 @@ def judge_model_check(reply: Reply) -> Finding:
 def judge_echo(reply: Reply, prompt: str) -> Finding:
     """`echo: true` on completions puts the prompt before the generated text."""
     what = "a completion request with echo"
-    no = refused_by(reply, what)
-    if no:
-        return no
-    answer = answer_of(reply)
-    if answer is None or not answer.choices:
-        return Finding("unknown", f"{what}: unreadable answer {reply.describe()}")
-    text = answer.choices[0].text
+    choice = first_choice(reply, what)
+    if isinstance(choice, Finding):
+        return choice
+    text = choice.text
     if text.startswith(prompt):
         return Finding("yes", f"{what} -> the text starts with the prompt")
     return Finding(
@@ -115,13 +112,9 @@ def judge_top_logprobs_zero(reply: Reply, logprobs: Finding) -> Finding:
     a breakage.
     """
     what = "a chat request with logprobs true and top_logprobs 0"
-    no = refused_by(reply, what)
-    if no:
-        return no
-    answer = answer_of(reply)
-    if answer is None or not answer.choices:
-        return Finding("unknown", f"{what}: unreadable answer {reply.describe()}")
-    choice = answer.choices[0]
+    choice = first_choice(reply, what)
+    if isinstance(choice, Finding):
+        return choice
     if choice.logprobs_seen:
         return Finding("yes", f"{what} -> a logprobs object")
     if logprobs.support == "yes":
