@@ -143,12 +143,18 @@ def load_configs_collecting(root: Path) -> tuple[ConfigSet, list[str]]:
         )
         configs.settings = settings or Settings()
 
-    for scenario_id, (path, scenario) in _load_dir(
+    for scenario_id, (path, parsed_scenario) in _load_dir(
         root / "scenarios", Scenario, problems, lambda p: p.stem
     ).items():
+        scenario = parsed_scenario
         if scenario.id != scenario_id:
             problems.append(
                 f"{path}: id: '{scenario.id}' differs from the file name '{scenario_id}'."
+            )
+        if scenario.k8s is not None:
+            # manifest and kubeconfig paths are relative to the configs dir's parent
+            scenario = scenario.model_copy(
+                update={"k8s": scenario.k8s.resolved_against(root.resolve().parent)}
             )
         configs.scenarios[scenario.id] = scenario
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, PositiveFloat, model_validator
@@ -46,6 +47,24 @@ class K8sSpec(StrictModel):
     node_port: int | None = Field(default=None, ge=1, le=65535)
     node_host: str | None = None
     kubeconfig: str | None = None
+
+    def resolved_against(self, base: Path) -> K8sSpec:
+        """A copy whose relative `manifests` and `kubeconfig` paths start at `base`.
+
+        The loader passes the configs dir's parent (the repo root for `configs/`), so
+        `manifests: [deploy/x.yaml]` means `<repo>/deploy/x.yaml`; `~` is expanded.
+        """
+
+        def resolve(raw: str) -> str:
+            path = Path(raw).expanduser()
+            return str(path if path.is_absolute() else base / path)
+
+        return self.model_copy(
+            update={
+                "manifests": [resolve(m) for m in self.manifests],
+                "kubeconfig": resolve(self.kubeconfig) if self.kubeconfig else None,
+            }
+        )
 
 
 class PDSpec(StrictModel):

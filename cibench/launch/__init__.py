@@ -10,11 +10,13 @@ from cibench.config.scenario import Scenario
 from cibench.errors import LaunchError
 from cibench.launch.base import Endpoint, Launcher
 from cibench.launch.external import ExternalLauncher
+from cibench.launch.k8s import K8sLauncher
 from cibench.launch.local import LocalLauncher
 
 __all__ = [
     "Endpoint",
     "ExternalLauncher",
+    "K8sLauncher",
     "Launcher",
     "LocalLauncher",
     "make_launcher",
@@ -28,18 +30,16 @@ def make_launcher(scenario: Scenario, log_dir: Path, api_key: str | None = None)
         return LocalLauncher(scenario, log_dir)
     if scenario.mode == "external":
         return ExternalLauncher(scenario, api_key=api_key)
-    raise LaunchError(
-        f"scenario '{scenario.id}': mode '{scenario.mode}' is validated by `cibench lint` but "
-        f"cibench cannot deploy it yet. Deploy the manifests yourself and use an 'external' "
-        f"scenario whose base_url is the NodePort (http://<node-ip>:<node-port>)."
-    )
+    if scenario.mode in ("k8s-hybrid", "k8s-pd"):
+        return K8sLauncher(scenario, log_dir, api_key=api_key)
+    raise LaunchError(f"scenario '{scenario.id}': unknown mode '{scenario.mode}'.")
 
 
 @contextmanager
 def open_endpoint(
     scenario: Scenario, log_dir: Path, api_key: str | None = None
 ) -> Iterator[Endpoint]:
-    """Start (local) or health-check (external) a scenario for the duration of the block."""
+    """Start (local, k8s) or health-check (external) a scenario for the duration of the block."""
     launcher = make_launcher(scenario, log_dir, api_key=api_key)
     try:
         yield launcher.start()

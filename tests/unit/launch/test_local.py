@@ -168,19 +168,6 @@ def test_unreachable_external_server_names_the_url(tmp_path: Path) -> None:
     assert f"GET {url}/health: connection refused" in str(caught.value)
 
 
-def test_k8s_modes_say_how_to_proceed() -> None:
-    from cibench.launch import make_launcher
-
-    scenario = Scenario(
-        id="k",
-        mode="k8s-hybrid",
-        model="m",
-        k8s={"manifests": ["a.yaml"], "service_name": "svc"},  # type: ignore[arg-type]
-    )
-    with pytest.raises(LaunchError, match="use an 'external' scenario"):
-        make_launcher(scenario, Path())
-
-
 def test_sys_executable_is_the_python_placeholder() -> None:
     scenario = Scenario(id="s", mode="local", model="m", command="{python} -V")
     assert render_command(scenario, "h", 1) == [sys.executable, "-V"]
