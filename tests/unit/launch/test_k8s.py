@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,3 +224,51 @@ def test_relative_manifest_paths_start_at_the_configs_parent(tmp_path: Path) -> 
     assert spec is not None
     assert spec.manifests == [str(tmp_path.resolve() / "deploy" / "infer.yaml")]
     assert spec.kubeconfig == str(tmp_path.resolve() / "kube" / "config")
+
+
+PLUGIN_TEST = """
+import pytest
+
+
+@pytest.mark.perf
+def test_point(perf_point, server):
+    assert server.base_url == "http://127.0.0.1:{port}"
+    assert server.model == "{model}"
+"""
+
+
+def test_the_plugin_deploys_a_k8s_scenario_and_deletes_it_at_the_end(
+    tmp_path: Path, fake: FakeKube, sim_port: int
+) -> None:
+    configs = tmp_path / "configs"
+    manifest = deployment("vllm", {"app": "vllm"}) + "---\n" + service("vllm-svc", "vllm")
+    files = {
+        "configs/scenarios/k8s.yaml": (
+            f"id: k8s\nmode: k8s-hybrid\nmodel: {MODEL}\nstartup_timeout_seconds: 20\n"
+            "k8s: {namespace: bench, manifests: [deploy/sim.yaml], service_name: vllm-svc,\n"
+            "      port_name: http, kubeconfig: kubeconfig}\n"
+        ),
+        "configs/tests/perf/profiles/pr.yaml": (
+            "concurrency: [1, 2]\ninput_length: [8]\noutput_length: [4]\n"
+        ),
+        "configs/matrix.yaml": "scenarios:\n  k8s:\n    pr: {perf: true, perf_profile: pr}\n",
+        "deploy/sim.yaml": manifest,
+        "test_stage.py": PLUGIN_TEST.replace("{port}", str(sim_port)).replace("{model}", MODEL),
+    }
+    for relative, text in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text, encoding="utf-8")
+    fake.write_kubeconfig(tmp_path / "kubeconfig")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(tmp_path / "test_stage.py"), "-p", "no:cacheprovider",
+         f"--configs={configs}", f"--artifacts={tmp_path / 'artifacts'}", "--run-id=run1",
+         "-m", "perf", "--scenario=k8s", "--no-gates", "-rA"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
+    assert ("POST", "/apis/apps/v1/namespaces/bench/deployments") in fake.requests
+    assert fake.kinds() == []  # deleted when the session ended
+    scenario_dir = tmp_path / "artifacts" / "run1" / "k8s"
+    assert json.loads((scenario_dir / "run.json").read_text())["launch_error"] is None
+    assert "deleted Deployment bench/vllm" in (scenario_dir / "k8s.log").read_text()
