@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -35,27 +35,7 @@ Capability = Literal[
 ]
 # The first ten are generic OpenAI-API features; the rest are behaviours vLLM has and other
 # OpenAI-compatible servers (llama.cpp's llama-server, for one) may lack or do differently.
-CAPABILITIES: tuple[Capability, ...] = (
-    "chat",
-    "completions",
-    "function_call",
-    "guided_decoding",
-    "reasoning",
-    "logprobs",
-    "n",
-    "tokenize",
-    "metrics",
-    "deterministic",
-    "version",
-    "strict_validation",
-    "model_check",
-    "echo",
-    "completions_logprobs",
-    "top_logprobs_zero",
-    "continuous_usage",
-    "vllm_tokenize",
-    "vllm_metrics",
-)
+CAPABILITIES: tuple[Capability, ...] = get_args(Capability)
 Api = Literal[
     "chat", "completions", "models", "health", "version", "metrics", "tokenize", "detokenize", "raw"
 ]

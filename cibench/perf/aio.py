@@ -113,18 +113,17 @@ async def _run(
     results: list[list[RequestRecord]] = []
     try:
         for position, phase in enumerate(phases):
-            schedule = phase.schedule
-            wanted = schedule.cap or _UNCAPPED_WARM_CONNECTIONS
-            if not schedule.open_loop:
-                wanted = len(schedule.worker_offsets)
+            wanted = phase.schedule.connections_to_open(
+                len(phase.requests), _UNCAPPED_WARM_CONNECTIONS
+            )
             with contextlib.suppress(OSError):  # each request will record the failure to connect
-                await pool.warm(min(wanted, len(phase.requests)))
+                await pool.warm(wanted)
             if before_phase is not None:
                 before_phase(position)
             progress.reset(phase)
             settler = Settler()
             with no_gc():
-                if schedule.open_loop:
+                if phase.schedule.open_loop:
                     records = await _open_loop(phase, pool, progress, settler)
                 else:
                     records = await _closed_loop(phase, pool, progress, settler)

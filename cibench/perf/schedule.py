@@ -41,6 +41,16 @@ class Schedule:
         """True when requests follow arrival times rather than free workers."""
         return bool(self.arrival_offsets)
 
+    def connections_to_open(self, requests: int, uncapped: int) -> int:
+        """How many connections to open before the clock starts (never more than requests).
+
+        Closed loop: one per worker. Open loop: the in-flight cap, else `uncapped` (more open
+        on demand, as arrivals pile up).
+        """
+        if not self.open_loop:
+            return min(len(self.worker_offsets), requests)
+        return min(self.cap or uncapped, requests)
+
 
 def fixed_offsets(concurrency: int) -> list[float]:
     """All `concurrency` workers start at once."""

@@ -190,18 +190,17 @@ def run_phases(
     results: list[list[RequestRecord]] = []
     try:
         for position, phase in enumerate(phases):
-            schedule = phase.schedule
-            wanted = schedule.cap or _UNCAPPED_START_WORKERS
-            if not schedule.open_loop:
-                wanted = len(schedule.worker_offsets)
+            wanted = phase.schedule.connections_to_open(
+                len(phase.requests), _UNCAPPED_START_WORKERS
+            )
             with contextlib.suppress(OSError):  # each request will record the failure to connect
-                connections.warm(min(wanted, len(phase.requests)))
+                connections.warm(wanted)
             if before_phase is not None:
                 before_phase(position)
             progress.reset(phase)
             settler = Settler()
             with no_gc():
-                if schedule.open_loop:
+                if phase.schedule.open_loop:
                     records = _OpenLoop(phase, connections, progress, settler).run()
                 else:
                     records = _closed_loop(phase, connections, progress, settler)
