@@ -9,6 +9,7 @@ import pytest
 
 from cibench.config.perf import PerfProfile
 from cibench.perf.schedule import (
+    Schedule,
     active_workers,
     climb_offsets,
     fixed_offsets,
@@ -103,3 +104,18 @@ def test_warmup_runs_closed_loop_within_the_points_concurrency() -> None:
     assert warmup_schedule(wide, wide.load_points()[0]).worker_offsets == (0.0,) * 4
     narrow = profile(concurrency=[2], warmup=4)
     assert len(warmup_schedule(narrow, narrow.load_points()[0]).worker_offsets) == 2
+
+
+@pytest.mark.parametrize(
+    ("schedule", "requests", "expected"),
+    [
+        (Schedule(worker_offsets=(0.0, 0.0, 0.5)), 10, 3),  # closed loop: one per worker
+        (Schedule(worker_offsets=(0.0,) * 8), 5, 5),  # never more than there are requests
+        (Schedule(arrival_offsets=(0.0, 0.1), cap=4), 100, 4),  # open loop: the cap
+        (Schedule(arrival_offsets=(0.0, 0.1)), 100, 16),  # uncapped: the caller's default
+    ],
+)
+def test_connections_opened_before_the_clock_starts(
+    schedule: Schedule, requests: int, expected: int
+) -> None:
+    assert schedule.connections_to_open(requests, uncapped=16) == expected
