@@ -9,7 +9,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +24,7 @@ from cibench.sim.protocol import ApiError, GenRequest
 from cibench.sim.render import DONE, Renderer, RenderSettings, error_body, sse
 from cibench.sim.waits import Waker
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger("cibench.sim")
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -81,7 +82,9 @@ class Simulator:
 
     def make_app(self) -> web.Application:
         """The aiohttp application serving every route."""
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        # vLLM guards only the /v1 routes with its API key; /health, /metrics stay open.
+        middlewares = [self._require_api_key] if self.options.api_key else []
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=middlewares)
         app.add_routes(
             [
                 web.get("/health", self.health),
@@ -96,6 +99,14 @@ class Simulator:
             ]
         )
         return app
+
+    @web.middleware
+    async def _require_api_key(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/v1/"):
+            expected = f"Bearer {self.options.api_key}"
+            if request.headers.get("Authorization") != expected:
+                return web.json_response({"error": "Unauthorized"}, status=401)
+        return await handler(request)
 
     # ---- simple endpoints -------------------------------------------------------------------
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class SimOptions:
     invalid_params_500: bool = False
     unhealthy_after_bad_request: bool = False
     log_level: str = "warning"
+    api_key: str | None = field(default=None, repr=False)
 
     @property
     def model_names(self) -> tuple[str, ...]:
@@ -116,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     server.add_argument(
         "--vllm-version", default=d.vllm_version, help="version string for /version"
+    )
+    server.add_argument(
+        "--api-key",
+        default=os.environ.get("VLLM_API_KEY"),
+        help="require `Authorization: Bearer KEY` on /v1/* routes, as `vllm serve --api-key` "
+        "does (default: $VLLM_API_KEY; prefer the env var, a command line is visible to ps)",
     )
     server.add_argument(
         "--error-envelope",

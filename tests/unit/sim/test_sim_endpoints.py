@@ -165,3 +165,16 @@ def test_served_model_names_are_listed_and_accepted() -> None:
 def test_version_flag_is_reported() -> None:
     with run_simulator("--vllm-version", "0.9.2") as url:
         assert httpx.get(f"{url}/version").json() == {"version": "0.9.2"}
+
+
+def test_api_key_guards_v1_routes_only_as_vllm_does() -> None:
+    with run_simulator("--model", "m", "--api-key", "sk-test") as base_url:
+        assert httpx.get(f"{base_url}/health").status_code == 200
+        assert httpx.get(f"{base_url}/metrics").status_code == 200
+        refused = httpx.get(f"{base_url}/v1/models")
+        assert refused.status_code == 401
+        assert refused.json() == {"error": "Unauthorized"}
+        wrong = httpx.get(f"{base_url}/v1/models", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        client = OpenAI(base_url=f"{base_url}/v1", api_key="sk-test")
+        assert [m.id for m in client.models.list()] == ["m"]
