@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
@@ -19,15 +19,7 @@ SchemaName = Literal[
     "error_flat",
     "models_list",
 ]
-SCHEMA_NAMES: tuple[SchemaName, ...] = (
-    "chat_completion",
-    "chat_chunk",
-    "completion",
-    "completion_chunk",
-    "error_nested",
-    "error_flat",
-    "models_list",
-)
+SCHEMA_NAMES: tuple[SchemaName, ...] = get_args(SchemaName)
 _MAX_ERRORS = 3
 
 

@@ -6,6 +6,7 @@ import ctypes
 import ctypes.util
 import signal
 import socket
+import subprocess
 from collections.abc import Callable
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -37,3 +38,15 @@ def parent_death_signal(sig: signal.Signals = signal.SIGTERM) -> Callable[[], No
         prctl(PR_SET_PDEATHSIG, sig)
 
     return set_signal
+
+
+def terminate(process: subprocess.Popen[bytes], grace_seconds: float = 5.0) -> None:
+    """SIGTERM one process, wait up to `grace_seconds`, then SIGKILL it; no-op once it exited."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -22,7 +22,7 @@ import pytest
 
 from cibench.accuracy.report import append_csv_row
 from cibench.functional.results import CaseResult, Status, append_result, results_path
-from cibench.launch.process import free_port, parent_death_signal
+from cibench.launch.process import free_port, parent_death_signal, terminate
 from cibench.perf.csvio import Cell, append_summary_row
 
 PUSHGATEWAY_BINARIES = ("prometheus-pushgateway", "pushgateway")
@@ -242,12 +242,7 @@ def run_pushgateway(binary: str, startup_timeout: float = 15.0) -> Iterator[str]
                 time.sleep(0.05)
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            terminate(proc)
 
 
 def wipe_pushgateway(url: str) -> None:

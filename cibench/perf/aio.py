@@ -17,7 +17,15 @@ from collections.abc import Sequence
 
 from cibench.client.aconnection import AsyncPool
 from cibench.client.record import RequestRecord
-from cibench.perf.phase import BeforePhase, Phase, Progress, Settler, Target, no_gc
+from cibench.perf.phase import (
+    BeforePhase,
+    Phase,
+    Progress,
+    Settler,
+    Target,
+    all_sent,
+    no_gc,
+)
 
 __all__ = ["run_phases"]
 
@@ -94,13 +102,6 @@ async def _open_loop(
     return records
 
 
-def _complete(records: Sequence[RequestRecord | None]) -> list[RequestRecord]:
-    missing = [index for index, record in enumerate(records) if record is None]
-    if missing:
-        raise RuntimeError(f"asyncio workers left {len(missing)} requests unsent: {missing[:5]}")
-    return [record for record in records if record is not None]
-
-
 async def _run(
     target: Target,
     phases: Sequence[Phase],
@@ -128,7 +129,7 @@ async def _run(
                 else:
                     records = await _closed_loop(phase, pool, progress, settler)
             settler.settle_all()
-            results.append(_complete(records))
+            results.append(all_sent(records, "asyncio workers"))
     finally:
         pool.close()
     return results

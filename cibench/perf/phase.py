@@ -127,3 +127,11 @@ def execute(
 
         return run_threads(target, phases, progress or Progress(), before_phase)
     raise ValueError(f"unknown backend {backend!r}: expected 'threading-pool' or 'asyncio'")
+
+
+def all_sent(records: Sequence[RequestRecord | None], who: str) -> list[RequestRecord]:
+    """The phase's records; a slot left empty means `who` (the backend) lost a request."""
+    missing = [index for index, record in enumerate(records) if record is None]
+    if missing:
+        raise RuntimeError(f"{who} left {len(missing)} requests unsent: {missing[:5]}")
+    return [record for record in records if record is not None]

@@ -17,7 +17,15 @@ from collections.abc import Sequence
 
 from cibench.client.connection import BlockingConnection
 from cibench.client.record import RequestRecord
-from cibench.perf.phase import BeforePhase, Phase, Progress, Settler, Target, no_gc
+from cibench.perf.phase import (
+    BeforePhase,
+    Phase,
+    Progress,
+    Settler,
+    Target,
+    all_sent,
+    no_gc,
+)
 
 __all__ = ["run_phases"]
 
@@ -172,13 +180,6 @@ class _OpenLoop:
         return self.records
 
 
-def _complete(records: Sequence[RequestRecord | None]) -> list[RequestRecord]:
-    missing = [index for index, record in enumerate(records) if record is None]
-    if missing:
-        raise RuntimeError(f"worker threads left {len(missing)} requests unsent: {missing[:5]}")
-    return [record for record in records if record is not None]
-
-
 def run_phases(
     target: Target,
     phases: Sequence[Phase],
@@ -205,7 +206,7 @@ def run_phases(
                 else:
                     records = _closed_loop(phase, connections, progress, settler)
             settler.settle_all()
-            results.append(_complete(records))
+            results.append(all_sent(records, "worker threads"))
     finally:
         connections.close()
     return results

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import httpx
 
-from cibench.launch.process import free_port, parent_death_signal
+from cibench.launch.process import free_port, parent_death_signal, terminate
 
 
 @contextlib.contextmanager
@@ -58,13 +58,7 @@ def run_simulator(
         _wait_up(proc, base_url, startup_timeout, wait_healthy, log)
         yield base_url
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        terminate(proc)
         log.close()
 
 
