@@ -40,6 +40,13 @@ def bundled_model_path() -> Path:
     )
 
 
+def default_threads(cores: int | None = None) -> int:
+    """All cores but one: a server that takes every core starves a load generator beside it,
+    and cibench then (rightly) reports the harness as the bottleneck."""
+    available = cores if cores is not None else (os.cpu_count() or 1)
+    return max(1, available - 1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m cibench.engines.llamacpp",
@@ -60,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--threads",
         type=int,
-        default=os.cpu_count() or 1,
-        help="CPU threads for generation and prompt processing",
+        default=default_threads(),
+        help="CPU threads for generation and prompt processing (default: all cores but one, "
+        "left for the load generator on the same machine)",
     )
     parser.add_argument(
         "--parallel", type=int, default=4, help="server slots: requests decoded concurrently"
