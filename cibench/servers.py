@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import httpx
 
 from cibench import __version__
+from cibench.artifacts import RunFile, RunWriter
 from cibench.config.scenario import Scenario
 from cibench.errors import CibenchError
 from cibench.launch import Endpoint, Launcher, make_launcher
@@ -67,9 +67,7 @@ class ServerPool:
 
     def scenario_dir(self, scenario_id: str) -> Path:
         """`artifacts/<run_id>/<scenario_id>/`, created on first use."""
-        path = self.run_dir / scenario_id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return RunWriter(self.run_dir).scenario(scenario_id).directory
 
     def endpoint(self, scenario: Scenario) -> Endpoint:
         """The running endpoint for `scenario`, starting it (and stopping another) if needed."""
@@ -99,35 +97,28 @@ class ServerPool:
         scenario_id, launcher, _ = self._current
         self._current = None
         launcher.stop()
-        run_json = self.scenario_dir(scenario_id) / "run.json"
-        if run_json.exists():
-            data = json.loads(run_json.read_text(encoding="utf-8"))
-            data["end"] = utc_now_iso()
-            run_json.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        RunWriter(self.run_dir).scenario(scenario_id).finish(utc_now_iso())
 
     def _write_run_json(
         self, scenario: Scenario, start: str, endpoint: Endpoint | None, launch_error: str | None
     ) -> None:
-        data: dict[str, Any] = {
-            "scenario": scenario.id,
-            "mode": scenario.mode,
-            "model": scenario.model,
-            "served_model_name": endpoint.model if endpoint else scenario.model_name,
-            "quant": scenario.quant,
-            "hardware": scenario.hardware,
-            "run_type": self.facts.run_type,
-            "run_id": self.facts.run_id,
-            "commit": self.facts.commit,
-            "branch": self.facts.branch,
-            "start": start,
-            "end": None,
-            "cibench_version": __version__,
-            "base_url": endpoint.base_url if endpoint else scenario.base_url,
-            "server_version": None,
-            "server_models": None,
-            "launch_error": launch_error,
-        }
-        if endpoint is not None:
-            data.update(describe_server(endpoint))
-        path = self.scenario_dir(scenario.id) / "run.json"
-        path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        described: dict[str, Any] = describe_server(endpoint) if endpoint is not None else {}
+        run = RunFile(
+            scenario=scenario.id,
+            mode=scenario.mode,
+            model=scenario.model,
+            served_model_name=endpoint.model if endpoint else scenario.model_name,
+            quant=scenario.quant,
+            hardware=scenario.hardware,
+            run_type=self.facts.run_type,
+            run_id=self.facts.run_id,
+            commit=self.facts.commit,
+            branch=self.facts.branch,
+            start=start,
+            end=None,
+            cibench_version=__version__,
+            base_url=endpoint.base_url if endpoint else scenario.base_url,
+            launch_error=launch_error,
+            **described,
+        )
+        RunWriter(self.run_dir).start_scenario(run, scenario.id)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cibench import __version__
+from cibench.artifacts import RunWriter, SessionFile, SessionScenario
+from cibench.artifacts.files import STAGE_ORDER
 from cibench.config.loader import ConfigSet, load_configs
 from cibench.config.matrix import RunType, Stage
 from cibench.config.scenario import Scenario
@@ -158,28 +158,25 @@ class CibenchSession:
     def write_session_json(self) -> Path:
         """Write `session.json`: what ran, for the post-session stage and `cibench gate`."""
         facts = self.facts()
-        scenarios: dict[str, Any] = {}
+        scenarios: dict[str, SessionScenario] = {}
         for scenario_id, stages in self.stages_seen.items():
             scenario = self.scenario(scenario_id)
-            scenarios[scenario_id] = {
-                "stages": sorted(stages, key=["functional", "perf", "accuracy"].index),
-                "model": scenario.model,
-                "served_model_name": scenario.model_name,
-                "quant": scenario.quant,
-                "hardware": scenario.hardware,
-                "mode": scenario.mode,
-            }
-        data = {
-            "run_id": facts.run_id,
-            "run_type": facts.run_type,
-            "commit": facts.commit,
-            "branch": facts.branch,
-            "start": self.started,
-            "end": utc_now_iso(),
-            "cibench_version": __version__,
-            "scenarios": scenarios,
-        }
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        path = self.run_dir / "session.json"
-        path.write_text(json.dumps(data, indent=2), encoding="utf-8")
-        return path
+            scenarios[scenario_id] = SessionScenario(
+                stages=sorted(stages, key=STAGE_ORDER.index),
+                model=scenario.model,
+                served_model_name=scenario.model_name,
+                quant=scenario.quant,
+                hardware=scenario.hardware,
+                mode=scenario.mode,
+            )
+        session = SessionFile(
+            run_id=facts.run_id,
+            run_type=facts.run_type,
+            commit=facts.commit,
+            branch=facts.branch,
+            start=self.started,
+            end=utc_now_iso(),
+            cibench_version=__version__,
+            scenarios=scenarios,
+        )
+        return RunWriter(self.run_dir).finish(session)

@@ -1,12 +1,10 @@
-"""Write one accuracy run's files: the simple-evals-style JSON, an escaped HTML report, a CSV row.
+"""Write one accuracy run's files: the simple-evals-style JSON and an escaped HTML report.
 
-`accuracy.csv` (one row per scenario run, read by header name by the metrics stage) has the
-columns in `ACCURACY_COLUMNS`; a value that does not exist is written as -1.
+The `accuracy.csv` row goes through `cibench.artifacts.ScenarioWriter.record_accuracy`.
 """
 
 from __future__ import annotations
 
-import csv
 import html
 import json
 import re
@@ -17,9 +15,6 @@ from typing import Any
 
 from cibench.accuracy.gpqa import Aggregate, GpqaSample, SampleScore
 from cibench.accuracy.sampler import SamplerResponse
-
-ACCURACY_COLUMNS = ("dataset", "variant", "score", "std", "n", "threshold", "pass", "model")
-ACCURACY_CSV = "accuracy.csv"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,21 +112,3 @@ def render_html(
             parts.append(_block("assistant", response.content))
     parts.append("</body></html>\n")
     return "\n".join(parts)
-
-
-def _csv_value(value: object) -> str:
-    if value is None:
-        return "-1"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
-
-
-def append_csv_row(path: Path, row: Mapping[str, object]) -> None:
-    """Append one row to `accuracy.csv`, writing the header when the file is new or empty."""
-    new = not path.exists() or path.stat().st_size == 0
-    with path.open("a", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        if new:
-            writer.writerow(ACCURACY_COLUMNS)
-        writer.writerow([_csv_value(row.get(column)) for column in ACCURACY_COLUMNS])

@@ -11,6 +11,7 @@ from cibench.accuracy import gpqa, report
 from cibench.accuracy.dataset import DatasetSource, load_dataset
 from cibench.accuracy.report import SampleResult
 from cibench.accuracy.sampler import ChatSampler, SamplerConfig
+from cibench.artifacts import AccuracyRow, ScenarioWriter, layout
 from cibench.config.accuracy import AccuracyProfile
 from cibench.launch.base import Endpoint
 
@@ -134,7 +135,7 @@ def _write_outputs(
     json_path, html_path = report.output_paths(
         out_dir, profile.dataset, endpoint.model, moment.strftime("%Y%m%d_%H%M%S")
     )
-    csv_path = stage_dir / report.ACCURACY_CSV
+    writer = ScenarioWriter(stage_dir)
     n_questions = len({item.sample.row_index for item in results})
     outcome = AccuracyOutcome(
         scenario_id=endpoint.scenario.id,
@@ -153,7 +154,7 @@ def _write_outputs(
         first_error=errors[0] if errors else None,
         json_path=json_path,
         html_path=html_path,
-        csv_path=csv_path,
+        csv_path=stage_dir / layout.ACCURACY_CSV,
     )
     report.write_json(
         json_path,
@@ -188,17 +189,16 @@ def _write_outputs(
     )
     html_text = report.render_html(title, aggregate, results, profile.html_conversations, notice)
     html_path.write_text(html_text, encoding="utf-8")
-    report.append_csv_row(
-        csv_path,
-        {
-            "dataset": profile.dataset,
-            "variant": variant,
-            "score": aggregate.score,
-            "std": aggregate.score_std,
-            "n": aggregate.n_samples,
-            "threshold": profile.threshold,
-            "pass": outcome.passed,
-            "model": endpoint.model,
-        },
+    writer.record_accuracy(
+        AccuracyRow(
+            dataset=profile.dataset,
+            variant=variant,
+            score=aggregate.score,
+            std=aggregate.score_std,
+            n=aggregate.n_samples,
+            threshold=profile.threshold,
+            passed=outcome.passed,
+            model=endpoint.model,
+        )
     )
     return outcome

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
+from cibench.artifacts import LoadPointKey, RunReader, RunResults, read_run
 from cibench.errors import BaselineMissing, CibenchError
 from cibench.gates.rules import Baseline, BaselinePoint, baseline_point
-from cibench.metrics.collect import LoadPointKey, RunResults, collect_run, read_session
 from cibench.metrics.push import BasicAuth, redact_url, split_credentials
 
 PUSHGATEWAY_KEYWORD = "pushgateway"
@@ -181,15 +181,10 @@ def baseline_from_run(
 
 
 def _run_time(run_dir: Path) -> float:
-    session = read_session(run_dir)
-    for value in (session.end, session.start):
-        if isinstance(value, int | float):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return datetime.fromisoformat(value).timestamp()
-            except ValueError:
-                continue
+    session = RunReader(run_dir).session()
+    for value in (session.end_s, session.start_s):
+        if value is not None:
+            return value
     return run_dir.stat().st_mtime
 
 
@@ -204,7 +199,7 @@ def from_artifacts(
         )
     try:
         if (path / "session.json").exists():
-            run = collect_run(path)
+            run = read_run(path)
             return Baseline(source=f"artifacts {path}", points=baseline_from_run(run, scenarios))
         candidates = []
         for child in path.iterdir():
@@ -212,7 +207,7 @@ def from_artifacts(
                 continue
             if exclude is not None and child.resolve() == exclude.resolve():
                 continue
-            if read_session(child).run_type != "daily":
+            if RunReader(child).session().run_type != "daily":
                 continue
             candidates.append((_run_time(child), child))
     except (OSError, CibenchError) as exc:
@@ -224,7 +219,7 @@ def from_artifacts(
         if not remaining:
             break
         try:
-            run = collect_run(child)
+            run = read_run(child)
         except CibenchError:
             continue
         points = baseline_from_run(run, remaining)

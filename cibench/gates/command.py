@@ -12,17 +12,16 @@ import os
 import time
 from pathlib import Path
 
+from cibench.artifacts import GatesFile, RunWriter, read_run
 from cibench.gates.rules import evaluate
-from cibench.metrics.collect import collect_run
 from cibench.metrics.command import load_settings, resolve_run_dir
 from cibench.report.pipeline import (
     EXIT_GATE_FAILED,
-    GATES_FILE,
     failing_gates_line,
     resolve_baseline,
     write_metrics,
 )
-from cibench.report.summary import render_table, write_gates_json
+from cibench.report.summary import render_table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate the gates against the baseline, print the table, rewrite gates.json."""
     settings = load_settings(Path(args.configs))
     run_dir = resolve_run_dir(args.run_dir, args.artifacts)
-    results = collect_run(run_dir)
+    results = read_run(run_dir)
     source = args.baseline or settings.baseline
     baseline, baseline_line = resolve_baseline(
         results,
@@ -62,20 +61,18 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     failing = failing_gates_line(verdicts, f"exit status {EXIT_GATE_FAILED}")
     exit_code = EXIT_GATE_FAILED if failing else 0
-    gates_path = run_dir / GATES_FILE
-    write_gates_json(
-        gates_path,
-        {
-            "run_id": results.run_id,
-            "run_type": results.run_type,
-            "gates_enabled": True,
-            "baseline": source,
-            "failed": bool(failing),
-            "gate_failed": bool(failing),
-            "push_error": None,
-            "exit_code": exit_code,
-        },
-        verdicts,
+    gates_path = RunWriter(run_dir).write_gates(
+        GatesFile(
+            run_id=results.run_id,
+            run_type=results.run_type,
+            gates_enabled=True,
+            baseline=source,
+            failed=bool(failing),
+            gate_failed=bool(failing),
+            push_error=None,
+            exit_code=exit_code,
+            verdicts=[verdict.to_record() for verdict in verdicts],
+        )
     )
     print(f"metrics: {write_metrics(results, verdicts, settings, time.time())}")
     print(f"gates: {gates_path}")

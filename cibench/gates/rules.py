@@ -10,12 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, get_args
 
+from cibench.artifacts import (
+    LoadPointKey,
+    PerfSummaryRow,
+    RunResults,
+    ScenarioResults,
+    VerdictRecord,
+)
 from cibench.config.settings import GateThresholds
-from cibench.metrics.collect import LoadPointKey, PerfPoint, RunResults, ScenarioResults
 
 Status = Literal["pass", "fail", "no data", "no baseline"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 
 GATE_ORDER = (
     "completeness",
@@ -29,9 +36,6 @@ GATE_ORDER = (
 )
 """Every gate name, in the order gates are evaluated and reported."""
 
-TTFT_P99_COLUMN = "TP99_TTFT(s)"
-E2E_P99_COLUMN = "TP99_E2E(s)"
-QPS_COLUMN = "QPS"
 ROUNDING_SLACK = 1e-9
 """Ratios within this of a limit count as on it (0.55/0.5 - 1 is 0.10000000000000009)."""
 
@@ -63,6 +67,40 @@ class Verdict:
             return None
         return self.current / self.baseline - 1.0
 
+    def to_record(self) -> VerdictRecord:
+        """The verdict as `gates.json` stores it."""
+        return VerdictRecord(
+            gate=self.gate,
+            stage=self.stage,
+            scenario=self.scenario,
+            load_point=self.subject if self.stage == "perf" else None,
+            subject=self.subject,
+            metric=self.metric,
+            baseline=self.baseline,
+            current=self.current,
+            delta=self.delta,
+            threshold=self.threshold,
+            verdict=self.status,
+            detail=self.detail,
+        )
+
+    @classmethod
+    def from_record(cls, record: VerdictRecord) -> Verdict:
+        """A verdict read back from `gates.json` (an unknown status reads as `no data`)."""
+        status = record.verdict if record.verdict in STATUSES else "no data"
+        return cls(
+            gate=record.gate,
+            stage=record.stage,
+            scenario=record.scenario,
+            subject=record.subject,
+            metric=record.metric,
+            current=record.current,
+            baseline=record.baseline,
+            threshold=record.threshold,
+            status=status,
+            detail=record.detail,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class BaselinePoint:
@@ -85,24 +123,15 @@ class Baseline:
         return self.points.get((scenario, key))
 
 
-def baseline_point(point: PerfPoint) -> BaselinePoint:
+def baseline_point(point: PerfSummaryRow) -> BaselinePoint:
     """What a perf summary row contributes to a baseline."""
-    return BaselinePoint(
-        ttft_p99_s=point.value(TTFT_P99_COLUMN),
-        e2e_p99_s=point.value(E2E_P99_COLUMN),
-        qps=point.value(QPS_COLUMN),
-    )
+    return BaselinePoint(ttft_p99_s=point.ttft.p99, e2e_p99_s=point.e2e.p99, qps=point.qps)
 
 
-def token_mismatch_ratio(point: PerfPoint) -> float | None:
+def token_mismatch_ratio(point: PerfSummaryRow) -> float | None:
     """Successful requests whose completion tokens differed from the asked output length, over
     successful requests (the perf stage counts mismatches among successes only)."""
-    mismatches = point.value("Token_Mismatch")
-    successes = point.value("Success")
-    if successes is None:
-        requests, failures = point.value("Num_Requests"), point.value("Failures")
-        if requests is not None and failures is not None:
-            successes = requests - failures
+    mismatches, successes = point.token_mismatch, point.successes
     if mismatches is None or not successes:
         return None
     return mismatches / successes
@@ -165,7 +194,7 @@ def completeness(results: ScenarioResults, thresholds: GateThresholds) -> list[V
                 scenario,
                 subject,
                 "failure ratio",
-                point.value("Fail_Rate"),
+                point.fail_rate,
                 thresholds.max_failure_ratio,
             )
         )
@@ -281,15 +310,14 @@ def regressions(
         base = found or BaselinePoint(None, None, None)
         subject = point.key.describe()
         scenario = results.scenario
-        bottleneck = point.value("Harness_Bottleneck")
-        note = "harness was the bottleneck" if bottleneck is not None and bottleneck > 0 else ""
+        note = "harness was the bottleneck" if point.harness_bottleneck else ""
         point_verdicts = [
             _relative(
                 "ttft_p99",
                 scenario,
                 subject,
                 "TTFT P99 (s)",
-                point.value(TTFT_P99_COLUMN),
+                point.ttft.p99,
                 base.ttft_p99_s,
                 thresholds.ttft_p99_increase,
                 higher_is_worse=True,
@@ -299,7 +327,7 @@ def regressions(
                 scenario,
                 subject,
                 "E2E P99 (s)",
-                point.value(E2E_P99_COLUMN),
+                point.e2e.p99,
                 base.e2e_p99_s,
                 thresholds.e2e_p99_increase,
                 higher_is_worse=True,
@@ -309,7 +337,7 @@ def regressions(
                 scenario,
                 subject,
                 "QPS",
-                point.value(QPS_COLUMN),
+                point.qps,
                 base.qps,
                 thresholds.qps_decrease,
                 higher_is_worse=False,

@@ -7,17 +7,15 @@ available is left out, never written as 0 or -1.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from cibench.artifacts import PerfSummaryRow, RunResults, ScenarioResults
 from cibench.gates.rules import Verdict, gate_outcomes
-from cibench.metrics.collect import PerfPoint, RunResults, ScenarioResults
 
 HIGH_FAILURE_RATIO = 0.2
 """`high_failure_ratio` is 1 above this failure ratio (SPEC §7)."""
@@ -42,58 +40,30 @@ LATENCY_NAMES = {
 
 PER_REQUEST_FAMILIES = frozenset({"TTFT", "TPOT", "E2E", "TIME_BETWEEN_FIRST_AND_SECOND_TOKEN"})
 """Families with one value per successful request, so `_count` = successes, `_sum` = avg x count."""
+PER_REQUEST_STEMS = frozenset(LATENCY_NAMES[family][0] for family in PER_REQUEST_FAMILIES)
 
-GAUGE_COLUMNS = (
-    ("requests_per_second", "QPS", "Successful requests per second at the load point."),
+GAUGES = (
+    ("requests_per_second", "qps", "Successful requests per second at the load point."),
     (
         "output_token_throughput_tokens_per_second",
-        "Output_Token_Throughput(tokens/s)",
+        "output_token_throughput",
         "Generated tokens per second at the load point.",
     ),
     (
         "total_token_throughput_tokens_per_second",
-        "Total_Token_Throughput(tokens/s)",
+        "total_token_throughput",
         "Prompt plus generated tokens per second at the load point.",
     ),
-    ("failure_ratio", "Fail_Rate", "Failed requests over requests at the load point (0-1)."),
-    ("server_preemptions", "SERVER_PREEMPTIONS", "Server preemptions during the load point."),
+    ("failure_ratio", "fail_rate", "Failed requests over requests at the load point (0-1)."),
+    ("server_preemptions", "server_preemptions", "Server preemptions during the load point."),
 )
-
-_STAT_COLUMN = re.compile(
-    r"^(?:TP(?P<pct>\d+(?:\.\d+)?)|(?P<stat>AVG|MAX|MIN))_(?P<family>[A-Z0-9_]+)\((?P<unit>s|ms)\)$"
-)
-_UNIT_SCALE = {"s": 1.0, "ms": 0.001}
+"""(metric name, `PerfSummaryRow` attribute, help) of the per-load-point gauges."""
+STATS = ("max", "min", "avg")
 
 
-@dataclass(frozen=True, slots=True)
-class StatColumn:
-    """A parsed summary column name such as `TP99_TTFT(s)` or `AVG_SERVER_TTFT(ms)`."""
-
-    stem: str
-    description: str
-    quantile: str | None
-    stat: str | None
-    family: str
-    scale: float
-
-
-def parse_stat_column(column: str) -> StatColumn | None:
-    """`TP99_TTFT(s)` -> quantile "0.99" of `ttft`; `MAX_E2E(s)` -> stat "max"; else None."""
-    match = _STAT_COLUMN.match(column)
-    if match is None or match["family"] not in LATENCY_NAMES:
-        return None
-    pct = match["pct"]
-    quantile = str((Decimal(pct) / 100).normalize()) if pct is not None else None
-    stat = match["stat"].lower() if match["stat"] else None
-    stem, description = LATENCY_NAMES[match["family"]]
-    return StatColumn(
-        stem=stem,
-        description=description,
-        quantile=quantile,
-        stat=stat,
-        family=match["family"],
-        scale=_UNIT_SCALE[match["unit"]],
-    )
+def quantile_label(percentile: float) -> str:
+    """The `quantile` label of a percentile: `99` -> `0.99`, `99.9` -> `0.999`."""
+    return str((Decimal(f"{percentile:g}") / 100).normalize())
 
 
 class _Families:
@@ -149,53 +119,45 @@ def scenario_succeeded(results: ScenarioResults) -> bool:
     )
 
 
-def _perf_point(families: _Families, base: dict[str, str], point: PerfPoint) -> None:
+def _perf_point(families: _Families, base: dict[str, str], point: PerfSummaryRow) -> None:
     labels = {**base, **point.key.labels()}
-    for name, column, documentation in GAUGE_COLUMNS:
-        value = point.value(column)
+    for name, attribute, documentation in GAUGES:
+        value = getattr(point, attribute)
         if value is not None:
-            families.gauge(name, documentation, labels, value)
-    fail_rate = point.value("Fail_Rate")
-    if fail_rate is not None:
+            families.gauge(name, documentation, labels, float(value))
+    if point.fail_rate is not None:
         families.gauge(
             "high_failure_ratio",
             f"1 when failure_ratio > {HIGH_FAILURE_RATIO}, else 0.",
             labels,
-            1.0 if fail_rate > HIGH_FAILURE_RATIO else 0.0,
+            1.0 if point.fail_rate > HIGH_FAILURE_RATIO else 0.0,
         )
-    successes = point.value("Success")
-    quantiles: dict[str, list[tuple[str, float]]] = {}
-    averages: dict[str, float] = {}
-    families_seen: dict[str, str] = {}
-    descriptions: dict[str, str] = {}
-    for column, raw in point.values.items():
-        parsed = parse_stat_column(column)
-        if parsed is None or raw is None:
-            continue
-        value = raw * parsed.scale
-        families_seen[parsed.stem] = parsed.family
-        descriptions[parsed.stem] = parsed.description
-        if parsed.quantile is not None:
-            quantiles.setdefault(parsed.stem, []).append((parsed.quantile, value))
-        elif parsed.stat is not None:
-            families.gauge(
-                f"{parsed.stem}_{parsed.stat}_seconds",
-                f"{parsed.description}, {parsed.stat} over the load point's requests, in seconds.",
-                labels,
-                value,
-            )
-            if parsed.stat == "avg":
-                averages[parsed.stem] = value
-    for stem, samples in quantiles.items():
+    summaries: list[tuple[str, str, list[tuple[float, float]], float | None]] = []
+    for family, stats in point.latency().items():
+        stem, description = LATENCY_NAMES[family]
+        for stat in STATS:
+            value = getattr(stats, stat)
+            if value is not None:
+                families.gauge(
+                    f"{stem}_{stat}_seconds",
+                    f"{description}, {stat} over the load point's requests, in seconds.",
+                    labels,
+                    value,
+                )
+        found = [(q, value) for q, value in stats.percentiles.items() if value is not None]
+        if found:
+            average = stats.avg if family in PER_REQUEST_FAMILIES else None
+            summaries.append((stem, description, sorted(found), average))
+    successes = None if point.success is None else float(point.success)
+    for stem, description, quantiles, average in summaries:
         name = f"{stem}_seconds"
         metric = families.family(
-            name, f"{descriptions[stem]} over the load point's requests, in seconds.", "summary"
+            name, f"{description} over the load point's requests, in seconds.", "summary"
         )
         full = families.prefix + name
-        for quantile, value in sorted(samples, key=lambda item: float(item[0])):
-            metric.add_sample(full, {**labels, "quantile": quantile}, value)
-        average = averages.get(stem)
-        per_request = families_seen[stem] in PER_REQUEST_FAMILIES
+        for q, value in quantiles:
+            metric.add_sample(full, {**labels, "quantile": quantile_label(q)}, value)
+        per_request = stem in PER_REQUEST_STEMS
         if per_request and successes is not None and (average is not None or successes == 0):
             metric.add_sample(full + "_sum", labels, (average or 0.0) * successes)
             metric.add_sample(full + "_count", labels, successes)

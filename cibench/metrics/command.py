@@ -12,18 +12,17 @@ import sys
 import time
 from pathlib import Path
 
+from cibench.artifacts import RunReader, read_run
 from cibench.config.loader import parse_model, read_yaml
 from cibench.config.settings import Settings
 from cibench.errors import CibenchError, ConfigError
-from cibench.metrics.collect import collect_run
+from cibench.gates.rules import Verdict
 from cibench.report.pipeline import (
     EXIT_PUSH_FAILED,
-    GATES_FILE,
     push_instance,
     push_run,
     write_metrics,
 )
-from cibench.report.summary import read_verdicts
 
 
 def load_settings(configs_dir: Path) -> Settings:
@@ -69,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     """Rebuild the run's metrics (gate results from its gates.json) and PUT them per scenario."""
     settings = load_settings(Path(args.configs))
     run_dir = resolve_run_dir(args.run_dir, args.artifacts)
-    results = collect_run(run_dir)
+    results = read_run(run_dir)
     if results.run_type != "daily" and not args.force:
         raise CibenchError(
             f"{run_dir}: a '{results.run_type}' run; only daily runs are pushed, because a push "
@@ -82,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
             f"{Path(args.configs) / 'settings.yaml'}."
         )
     now_s = time.time()
-    verdicts = read_verdicts(run_dir / GATES_FILE)
+    gates = RunReader(run_dir).gates()
+    verdicts = [Verdict.from_record(record) for record in gates.verdicts] if gates else []
     print(f"metrics: {write_metrics(results, verdicts, settings, now_s)}")
     lines, errors = push_run(
         results,

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cibench.artifacts import ScenarioWriter
 from cibench.config.loader import load_configs, parse_model, read_yaml
 from cibench.config.perf import PerfProfile
 from cibench.config.providers import Providers
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                     target,
                     profile,
                     point,
-                    stage_dir / "perf",
+                    ScenarioWriter(stage_dir),
                     report=lambda text: print(f"  {text}", flush=True),
                 )
                 problems = outcome.problems(profile.max_failure_ratio)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from cibench.artifacts import ScenarioWriter
 from cibench.client.http1 import encode_request
 from cibench.client.record import RequestRecord
 from cibench.client.stream import PreparedRequest
@@ -35,7 +36,7 @@ from cibench.perf.workload import (
     unsized_prompts,
 )
 
-__all__ = ["PointOutcome", "RunTarget", "run_point", "summary_path"]
+__all__ = ["PointOutcome", "RunTarget", "run_point"]
 
 DATASET = "random"
 Report = Callable[[str], None]
@@ -78,37 +79,6 @@ class PointOutcome:
             )
         found.extend(f"harness bottleneck: {problem}" for problem in self.harness)
         return found
-
-
-def summary_path(directory: Path, provider: str, control_method: str, backend: str) -> Path:
-    """This run's summary file in `directory`: the existing one, else a new time-stamped name."""
-    existing = sorted(directory.glob(f"summary_{provider}_{control_method}_{backend}_*.csv"))
-    if existing:
-        return existing[-1]
-    stamp = time.strftime("%Y-%m-%d_%H_%M_%S")
-    return directory / csvio.summary_filename(provider, control_method, backend, stamp)
-
-
-def _requests_path(
-    directory: Path, target: RunTarget, profile: PerfProfile, point: LoadPoint
-) -> Path:
-    """A new requests file name; a suffix keeps two points of the same second apart (Poisson
-    points differ only by rate, which acs-bench's name does not carry)."""
-    stamp = time.strftime("%Y-%m-%d_%H_%M_%S")
-    for attempt in range(1000):
-        name = csvio.requests_filename(
-            target.provider,
-            DATASET,
-            profile.control_method,
-            point.concurrency,
-            profile.backend,
-            point.input_length,
-            point.output_length,
-            stamp if attempt == 0 else f"{stamp}-{attempt}",
-        )
-        if not (directory / name).exists():
-            break
-    return directory / name
 
 
 def _target(target: RunTarget, profile: PerfProfile) -> tuple[Target, str, str]:
@@ -225,15 +195,14 @@ def run_point(
     target: RunTarget,
     profile: PerfProfile,
     point: LoadPoint,
-    perf_dir: Path,
+    writer: ScenarioWriter,
     report: Report | None = None,
     report_every_s: float = 5.0,
 ) -> PointOutcome:
-    """Measure `point` against `target`, append its summary row and write its requests CSV.
+    """Measure `point` against `target`; record its summary row and requests with `writer`.
 
     :param report: receives a progress line every `report_every_s` seconds while requests run.
     """
-    perf_dir.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     net, phases, sizing = _phases(target, profile, point, notes)
     first_measured = 1 if profile.warmup else 0
@@ -258,33 +227,38 @@ def run_point(
         notes.append(
             f"{summary.token_mismatch} responses had completion_tokens != {point.output_length}"
         )
-    summary_csv = summary_path(perf_dir, target.provider, profile.control_method, profile.backend)
-    requests_csv = _requests_path(perf_dir, target, profile, point)
-    meta = _meta(target, profile, point)
+    params = _parameters(target, profile, point)
     origin = min((r.scheduled_ns for r in records), default=0)
-    csvio.write_requests(requests_csv, csvio.request_rows(records, origin, meta))
-    row = csvio.summary_row(meta, summary, server, bool(harness), percentiles)
-    row["Execution_Time"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    csvio.append_summary_row(summary_csv, row)
-    return PointOutcome(point, summary, server, harness, requests_csv, summary_csv, sizing, notes)
+    row = csvio.summary_row(
+        params,
+        summary,
+        server,
+        bool(harness),
+        percentiles,
+        execution_time=time.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    files = writer.record_load_point(row, csvio.request_rows(records, origin, params))
+    return PointOutcome(
+        point, summary, server, harness, files.requests_csv, files.summary_csv, sizing, notes
+    )
 
 
-def _meta(target: RunTarget, profile: PerfProfile, point: LoadPoint) -> dict[str, csvio.Cell]:
-    return {
-        "Scenario": target.scenario,
-        "Model": target.model,
-        "Input_Length": point.input_length,
-        "Output_Length": point.output_length,
-        "Concurrency": point.concurrency,
-        "Request_Rate": point.request_rate,
-        "Backend": profile.backend,
-        "Temperature": profile.temperature,
-        "Top_K": profile.top_k,
-        "Top_P": profile.top_p,
-        "Control_Method": profile.control_method,
-        "Growth_Rate": profile.growth_rate,
-        "Rounds": profile.epochs,
-        "Num_Prompts": point.num_requests,
-        "Provider": target.provider,
-        "Dataset": DATASET,
-    }
+def _parameters(target: RunTarget, profile: PerfProfile, point: LoadPoint) -> csvio.PointParameters:
+    return csvio.PointParameters(
+        scenario=target.scenario,
+        model=target.model,
+        provider=target.provider,
+        dataset=DATASET,
+        input_length=point.input_length,
+        output_length=point.output_length,
+        concurrency=point.concurrency,
+        request_rate=point.request_rate,
+        backend=profile.backend,
+        temperature=profile.temperature,
+        top_k=profile.top_k,
+        top_p=profile.top_p,
+        control_method=profile.control_method,
+        growth_rate=profile.growth_rate,
+        rounds=profile.epochs,
+        num_prompts=point.num_requests,
+    )

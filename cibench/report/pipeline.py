@@ -20,21 +20,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cibench.artifacts import GatesFile, RunResults, RunWriter, read_run
 from cibench.config.settings import Settings
 from cibench.errors import BaselineMissing, CibenchError, PushError
 from cibench.gates.baseline import load_baseline
 from cibench.gates.rules import Baseline, Verdict, evaluate
 from cibench.metrics.build import build_registry
-from cibench.metrics.collect import RunResults, collect_run
 from cibench.metrics.push import auth_from_env, push_registry, redact_url, write_metrics_file
-from cibench.report.summary import render_table, write_gates_json
+from cibench.report.summary import render_table
 
 INSTANCE_ENV = "CIBENCH_INSTANCE"
 """Env var naming the grouping-key `instance` (default: the hostname)."""
 EXIT_GATE_FAILED = 6
 EXIT_PUSH_FAILED = 7
 METRICS_FILE = "metrics.prom"
-GATES_FILE = "gates.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +191,7 @@ def run_post_session(
     daily = options.run_type == "daily"
     lines = [f"cibench post-session ({options.run_type} run, {run_dir})"]
     try:
-        run = collect_run(run_dir)
+        run = read_run(run_dir)
     except CibenchError as exc:
         lines.append(f"artifacts: cannot read the run: {exc}")
         return PostSessionResult(
@@ -252,20 +251,18 @@ def run_post_session(
         exit_code = EXIT_PUSH_FAILED
     elif not daily and gate_failed:
         exit_code = EXIT_GATE_FAILED
-    gates_path = run_dir / GATES_FILE
-    write_gates_json(
-        gates_path,
-        {
-            "run_id": run.run_id,
-            "run_type": options.run_type,
-            "gates_enabled": options.gates_enabled,
-            "baseline": options.baseline,
-            "failed": exit_code != 0,
-            "gate_failed": gate_failed,
-            "push_error": push_error,
-            "exit_code": exit_code,
-        },
-        verdicts,
+    gates_path = RunWriter(run_dir).write_gates(
+        GatesFile(
+            run_id=run.run_id,
+            run_type=options.run_type,
+            gates_enabled=options.gates_enabled,
+            baseline=options.baseline,
+            failed=exit_code != 0,
+            gate_failed=gate_failed,
+            push_error=push_error,
+            exit_code=exit_code,
+            verdicts=[verdict.to_record() for verdict in verdicts],
+        )
     )
     lines.append(f"gates: {gates_path}")
     failing = failing_gates_line(verdicts, "warning only" if daily else "the run fails")

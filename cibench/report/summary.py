@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
 from cibench.gates.rules import Verdict
 
@@ -107,52 +104,3 @@ def render_table(verdicts: Sequence[Verdict], *, compact: bool = True) -> list[s
         cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
         lines.append("  ".join([*cells, row[-1]]).rstrip())
     return lines
-
-
-def verdict_record(verdict: Verdict) -> dict[str, Any]:
-    """A verdict as a JSON object (SPEC §8 fields plus where it applies)."""
-    return {
-        "gate": verdict.gate,
-        "stage": verdict.stage,
-        "scenario": verdict.scenario,
-        "load_point": verdict.subject if verdict.stage == "perf" else None,
-        "subject": verdict.subject,
-        "metric": verdict.metric,
-        "baseline": verdict.baseline,
-        "current": verdict.current,
-        "delta": verdict.delta,
-        "threshold": verdict.threshold,
-        "verdict": verdict.status,
-        "detail": verdict.detail,
-    }
-
-
-def write_gates_json(path: Path, document: dict[str, Any], verdicts: Sequence[Verdict]) -> None:
-    """Write `gates.json`: the run-level fields in `document` plus every verdict."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = {**document, "verdicts": [verdict_record(verdict) for verdict in verdicts]}
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def read_verdicts(path: Path) -> list[Verdict]:
-    """The verdicts stored in a `gates.json` (an empty list when the file does not exist)."""
-    if not path.exists():
-        return []
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return [
-        Verdict(
-            gate=str(record["gate"]),
-            stage=str(record["stage"]),
-            scenario=str(record["scenario"]),
-            subject=str(record.get("subject") or ""),
-            metric=str(record["metric"]),
-            current=record.get("current"),
-            baseline=record.get("baseline"),
-            threshold=record.get("threshold"),
-            status=record["verdict"],
-            detail=str(record.get("detail") or ""),
-        )
-        for record in data.get("verdicts", [])
-    ]

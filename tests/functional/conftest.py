@@ -9,14 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cibench.artifacts import ScenarioWriter
 from cibench.functional.capabilities import Capabilities, probe
-from cibench.functional.results import (
-    CaseRecord,
-    CaseResult,
-    Status,
-    append_result,
-    results_path,
-)
+from cibench.functional.results import CaseRecord, Status, case_row
 from cibench.functional.schemas import SchemaSet
 from cibench.launch import Endpoint
 from cibench.plan import FunctionalItem
@@ -97,5 +92,5 @@ def functional_record(request: pytest.FixtureRequest) -> Iterator[CaseRecord]:
     run: RunContext = request.getfixturevalue("cibench_run")
     yield record
     status, reason, duration = _outcome(request.node, record)
-    result = CaseResult(item.suite.suite, item.case.id, status, reason, duration)
-    append_result(results_path(stage_dir, run.worker_id), result)
+    row = case_row(item.suite.suite, item.case.id, status, reason, duration)
+    ScenarioWriter(stage_dir).record_case(row, run.worker_id)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cibench.artifacts import ScenarioWriter
 from cibench.launch import Endpoint
 from cibench.perf.runner import PointOutcome, RunTarget, run_point
 from cibench.plan import PerfItem
@@ -64,7 +65,7 @@ def test_perf(
         scenario=perf_point.scenario_id,
         api_key=server.api_key,
     )
-    outcome = run_point(target, profile, perf_point.point, stage_dir / "perf", report=write)
+    outcome = run_point(target, profile, perf_point.point, ScenarioWriter(stage_dir), report=write)
     problems = outcome.problems(profile.max_failure_ratio)
     if problems:
         lines = [f"load point {perf_point.id} (profile '{perf_point.profile_name}'):"]

@@ -15,13 +15,14 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from cibench.artifacts import read_run
 from cibench.cli import main
 from cibench.config.settings import Settings
 from cibench.dashboards import DASHBOARD_PATH, render_dashboard
 from cibench.gates.rules import evaluate
 from cibench.metrics.build import build_registry
-from cibench.metrics.collect import collect_run
-from cibench.metrics.testing import perf_row, require_tool, write_complete_run, write_perf
+from tests.support.artifacts import perf_row, write_complete_run, write_perf
+from tests.support.pushgateway import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = Settings().metric_prefix
@@ -121,7 +122,7 @@ def test_every_queried_metric_is_one_the_exporter_writes(
 ) -> None:
     run_dir = write_complete_run(tmp_path / "daily", run_type="daily")
     write_perf(run_dir, "local-sim", [perf_row(concurrency=8)])
-    run = collect_run(run_dir)
+    run = read_run(run_dir)
     registry = build_registry(run, evaluate(run, None, Settings().gates), prefix=PREFIX, now_s=0.0)
     text = generate_latest(registry).decode()
     exported = {

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from cibench.artifacts import read_summary
 from cibench.engines.llamacpp import INSTALL_HINT, SMOLLM2_FILE, bundled_model_path
-from cibench.metrics.testing import promtool_check
-from cibench.perf.csvio import read_summary
+from tests.support.pushgateway import promtool_check
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = "local-llamacpp"
@@ -83,12 +83,11 @@ def test_perf_measured_every_load_point_without_failures(run_dir: Path) -> None:
     rows = [row for path in summaries for row in read_summary(path)]
     assert rows, f"no summary_*.csv rows under {run_dir / SCENARIO / 'perf'}"
     for row in rows:
-        point = f"concurrency {row['Concurrency']}"
-        assert row["Failures"] == 0, point
-        for column in ("TP50_TTFT(s)", "AVG_TPOT(s)"):
-            value = row[column]
-            assert isinstance(value, float), (point, column, value)
-            assert value > 0, (point, column, value)  # -1 would mean "no data"
+        point = f"concurrency {row.concurrency}"
+        assert row.failures == 0, point
+        for name, value in (("ttft p50", row.ttft.p50), ("tpot avg", row.tpot.avg)):
+            assert value is not None, (point, name)  # -1 on disk: no data
+            assert value > 0, (point, name, value)
 
 
 def test_accuracy_has_a_score(run_dir: Path) -> None:

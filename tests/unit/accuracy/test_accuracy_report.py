@@ -1,4 +1,4 @@
-"""Report helpers: file names from served model names, the CSV row format, the synthetic set."""
+"""Report helpers: file names from served model names, the synthetic set."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cibench.accuracy.dataset import load_dataset
-from cibench.accuracy.report import ACCURACY_COLUMNS, append_csv_row, output_paths, sanitize_model
+from cibench.accuracy.report import output_paths, sanitize_model
 from cibench.accuracy.synthetic import SOURCE_LABEL, generate_rows, main
 from cibench.config.accuracy import AccuracyProfile
 
@@ -37,16 +37,6 @@ def test_output_paths_keep_dots_and_never_overwrite(tmp_path: Path) -> None:
     assert output_paths(tmp_path, "gpqa", "Qwen/Qwen2.5-7B", "20260101_000000")[0] == (
         tmp_path / "gpqa_Qwen_Qwen2.5-7B_20260101_000000_1.json"
     )
-
-
-def test_csv_has_one_header_and_writes_missing_values_as_minus_one(tmp_path: Path) -> None:
-    path = tmp_path / "accuracy.csv"
-    append_csv_row(path, {"dataset": "gpqa", "score": 0.5, "pass": True, "std": None})
-    append_csv_row(path, {"dataset": "gpqa", "score": 0.25, "pass": False})
-    lines = path.read_text().splitlines()
-    assert lines[0] == "dataset,variant,score,std,n,threshold,pass,model"
-    assert lines[1:] == ["gpqa,-1,0.5,-1,-1,-1,1,-1", "gpqa,-1,0.25,-1,-1,-1,0,-1"]
-    assert tuple(lines[0].split(",")) == ACCURACY_COLUMNS
 
 
 def test_synthetic_rows_are_labelled_and_have_four_distinct_answers() -> None:

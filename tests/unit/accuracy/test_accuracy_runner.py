@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from acc_support import SIM_MODEL, Reply, ScriptedServer, chat_reply, endpoint_for, make_profile
 
-from cibench.accuracy.report import ACCURACY_COLUMNS
 from cibench.accuracy.runner import run_profile
+from cibench.artifacts import AccuracyRow
 from cibench.errors import DatasetError
 from cibench.sim.testing import run_simulator
 
@@ -149,7 +149,7 @@ def test_threshold_pass_and_fail(sim_url: str, synthetic_csv: Path, tmp_path: Pa
     )
     with (tmp_path / "out/accuracy.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert tuple(rows[0]) == ACCURACY_COLUMNS
+    assert list(rows[0]) == AccuracyRow.header()
     assert [row["pass"] for row in rows] == ["1", "0"]
     assert rows[1] == {
         "dataset": "gpqa",

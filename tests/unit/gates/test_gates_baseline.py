@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from cibench.artifacts import LoadPointKey, read_run
 from cibench.errors import BaselineMissing
 from cibench.gates.baseline import from_artifacts, load_baseline, parse_pushgateway
 from cibench.gates.rules import BaselinePoint
 from cibench.launch.process import free_port
 from cibench.metrics.build import build_registry
-from cibench.metrics.collect import LoadPointKey, collect_run
 from cibench.metrics.push import push_registry
-from cibench.metrics.testing import perf_row, write_complete_run, write_perf, write_session
+from tests.support.artifacts import perf_row, write_complete_run, write_perf, write_session
 
 KEY = LoadPointKey("fixed", "threading-pool", "2", "32", "8")
 
@@ -94,8 +94,8 @@ def test_an_unreachable_gateway_raises_baseline_missing() -> None:
 def test_the_daily_group_is_read_back_from_a_real_pushgateway(
     tmp_path: Path, pushgateway: str
 ) -> None:
-    daily = collect_run(write_complete_run(tmp_path / "d", run_type="daily", ttft_p99=0.31))
-    pr = collect_run(write_complete_run(tmp_path / "p", run_type="pr", ttft_p99=9.0))
+    daily = read_run(write_complete_run(tmp_path / "d", run_type="daily", ttft_p99=0.31))
+    pr = read_run(write_complete_run(tmp_path / "p", run_type="pr", ttft_p99=9.0))
     host = socket.gethostname()
     for run, scenario in ((daily, "local-sim"), (pr, "pr-only")):
         registry = build_registry(run, [], prefix="vllm_cibench_", now_s=0.0)

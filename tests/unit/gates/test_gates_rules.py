@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from cibench.artifacts import LoadPointKey, RunResults, read_run
 from cibench.config.settings import GateThresholds
 from cibench.gates.rules import (
     GATE_ORDER,
@@ -15,8 +16,7 @@ from cibench.gates.rules import (
     evaluate,
     gate_outcomes,
 )
-from cibench.metrics.collect import LoadPointKey, RunResults, collect_run
-from cibench.metrics.testing import (
+from tests.support.artifacts import (
     perf_row,
     write_accuracy,
     write_complete_run,
@@ -44,7 +44,7 @@ def baseline(
 
 
 def complete(tmp_path: Path, **values: float) -> RunResults:
-    return collect_run(write_complete_run(tmp_path / "run", **values))
+    return read_run(write_complete_run(tmp_path / "run", **values))
 
 
 def test_a_healthy_run_equal_to_its_baseline_passes_every_gate(tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ def test_missing_current_values_say_no_data(tmp_path: Path) -> None:
     run_dir = write_session(tmp_path / "r", {"local-sim": ["perf"]})
     write_perf(run_dir, "local-sim", [perf_row(ttft_p99=None, e2e_p99=None, qps=None)])
 
-    verdicts = evaluate(collect_run(run_dir), baseline(), THRESHOLDS)
+    verdicts = evaluate(read_run(run_dir), baseline(), THRESHOLDS)
 
     assert by_gate(verdicts)["ttft_p99"] == ["no data"]
     assert by_gate(verdicts)["qps"] == ["no data"]
@@ -130,7 +130,7 @@ def test_failure_ratio_above_five_percent_fails(tmp_path: Path) -> None:
         ],
     )
 
-    verdicts = evaluate(collect_run(run_dir), None, THRESHOLDS)
+    verdicts = evaluate(read_run(run_dir), None, THRESHOLDS)
 
     assert by_gate(verdicts)["failure_ratio"] == ["pass", "fail"]
 
@@ -139,8 +139,8 @@ def test_token_mismatches_fail_at_the_default_zero_tolerance(tmp_path: Path) -> 
     run_dir = write_session(tmp_path / "r", {"s": ["perf"]})
     write_perf(run_dir, "s", [perf_row(token_mismatch=1, requests=10)])
 
-    strict = evaluate(collect_run(run_dir), None, THRESHOLDS)
-    lenient = evaluate(collect_run(run_dir), None, GateThresholds(max_token_mismatch_ratio=0.1))
+    strict = evaluate(read_run(run_dir), None, THRESHOLDS)
+    lenient = evaluate(read_run(run_dir), None, GateThresholds(max_token_mismatch_ratio=0.1))
 
     [mismatch] = [v for v in strict if v.gate == "token_mismatch"]
     assert mismatch.failed
@@ -153,7 +153,7 @@ def test_expected_stage_without_results_fails_completeness(tmp_path: Path) -> No
     write_functional(run_dir, "s", [("chat_core", "a", "pass")])
 
     verdicts = [
-        v for v in evaluate(collect_run(run_dir), None, THRESHOLDS) if v.gate == "completeness"
+        v for v in evaluate(read_run(run_dir), None, THRESHOLDS) if v.gate == "completeness"
     ]
 
     assert [(v.stage, v.status) for v in verdicts] == [
@@ -168,7 +168,7 @@ def test_a_server_that_never_started_fails_completeness_first(tmp_path: Path) ->
     run_dir = write_session(tmp_path / "r", {"down": ["perf"]})
     write_run_json(run_dir, "down", launch_error="LaunchError: not healthy after 5 s\ntrace")
 
-    verdicts = evaluate(collect_run(run_dir), None, THRESHOLDS)
+    verdicts = evaluate(read_run(run_dir), None, THRESHOLDS)
 
     assert verdicts[0].stage == "server"
     assert verdicts[0].failed
@@ -188,9 +188,7 @@ def test_functional_failures_fail_their_suite(tmp_path: Path) -> None:
         ],
     )
 
-    verdicts = [
-        v for v in evaluate(collect_run(run_dir), None, THRESHOLDS) if v.gate == "functional"
-    ]
+    verdicts = [v for v in evaluate(read_run(run_dir), None, THRESHOLDS) if v.gate == "functional"]
 
     assert [(v.subject, v.status, v.current, v.detail) for v in verdicts] == [
         ("chat_core", "pass", 0.0, ""),
@@ -208,9 +206,7 @@ def test_accuracy_below_threshold_fails(
     run_dir = write_session(tmp_path / "r", {"s": ["accuracy"]})
     write_accuracy(run_dir, "s", score=score, threshold=threshold)
 
-    [verdict] = [
-        v for v in evaluate(collect_run(run_dir), None, THRESHOLDS) if v.gate == "accuracy"
-    ]
+    [verdict] = [v for v in evaluate(read_run(run_dir), None, THRESHOLDS) if v.gate == "accuracy"]
 
     assert verdict.status == status
     assert verdict.subject == "gpqa/diamond"
@@ -240,9 +236,9 @@ def test_regressions_measured_while_the_harness_was_the_bottleneck_say_so(
     tmp_path: Path,
 ) -> None:
     run_dir = write_session(tmp_path / "r", {"local-sim": ["perf"]})
-    write_perf(run_dir, "local-sim", [{**perf_row(ttft_p99=0.3), "Harness_Bottleneck": 1}])
+    write_perf(run_dir, "local-sim", [perf_row(ttft_p99=0.3, harness_bottleneck=True)])
 
-    verdicts = [v for v in evaluate(collect_run(run_dir), baseline(), THRESHOLDS)
+    verdicts = [v for v in evaluate(read_run(run_dir), baseline(), THRESHOLDS)
                 if v.gate in ("ttft_p99", "qps")]  # fmt: skip
 
     assert [(v.status, v.detail) for v in verdicts] == [

@@ -9,11 +9,11 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from cibench.artifacts import LatencyStats, read_run
 from cibench.gates.rules import Verdict
-from cibench.metrics.build import build_registry, parse_stat_column
-from cibench.metrics.collect import collect_run
+from cibench.metrics.build import build_registry, quantile_label
 from cibench.metrics.push import write_metrics_file
-from cibench.metrics.testing import (
+from tests.support.artifacts import (
     perf_row,
     write_complete_run,
     write_functional,
@@ -40,23 +40,26 @@ def types(registry: CollectorRegistry) -> dict[str, str]:
     return {family.name: family.type for family in text_string_to_metric_families(text)}
 
 
-def test_stat_columns_map_to_metric_stems_and_quantiles() -> None:
-    ttft = parse_stat_column("TP99_TTFT(s)")
-    server = parse_stat_column("AVG_SERVER_TTFT(ms)")
-    odd = parse_stat_column("TP99.9_E2E(s)")
+def test_percentiles_become_quantile_labels() -> None:
+    assert [quantile_label(q) for q in (50.0, 99.0, 99.9)] == ["0.5", "0.99", "0.999"]
 
-    assert ttft is not None
-    assert (ttft.stem, ttft.quantile, ttft.stat, ttft.scale) == ("ttft", "0.99", None, 1.0)
-    assert server is not None
-    assert (server.stem, server.stat, server.scale) == ("server_ttft", "avg", 0.001)
-    assert odd is not None
-    assert odd.quantile == "0.999"
-    assert parse_stat_column("TP99_Send_Lag(s)") is None
-    assert parse_stat_column("QPS") is None
+
+def test_extra_percentiles_and_server_means_are_exported(tmp_path: Path) -> None:
+    run_dir = write_session(tmp_path / "r", {"s": ["perf"]})
+    row = perf_row()
+    row.ttft.percentiles[99.9] = 0.25
+    write_perf(run_dir, "s", [row.model_copy(update={"server_ttft_ms": 40.0})])
+
+    got = samples(build_registry(read_run(run_dir), [], prefix="", now_s=NOW))
+
+    quantiles = {labels["quantile"]: value for labels, value in got["ttft_seconds"]}
+    assert quantiles["0.999"] == 0.25
+    assert got["server_ttft_avg_seconds"][0][1] == pytest.approx(0.04)
+    assert "send_lag_seconds" not in got  # harness figures are not server metrics
 
 
 def test_perf_values_become_spec_metrics_with_load_point_labels(tmp_path: Path) -> None:
-    run = collect_run(write_complete_run(tmp_path / "r1", run_type="daily", qps=5.0))
+    run = read_run(write_complete_run(tmp_path / "r1", run_type="daily", qps=5.0))
     got = samples(build_registry(run, [], prefix="vllm_cibench_", now_s=NOW))
 
     [(labels, qps)] = got["vllm_cibench_requests_per_second"]
@@ -84,7 +87,7 @@ def test_perf_values_become_spec_metrics_with_load_point_labels(tmp_path: Path) 
 
 
 def test_latency_percentiles_are_summaries_with_sum_and_count(tmp_path: Path) -> None:
-    run = collect_run(write_complete_run(tmp_path / "r1", ttft_p99=0.2))
+    run = read_run(write_complete_run(tmp_path / "r1", ttft_p99=0.2))
     registry = build_registry(run, [], prefix="p_", now_s=NOW)
     got = samples(registry)
 
@@ -103,7 +106,7 @@ def test_latency_percentiles_are_summaries_with_sum_and_count(tmp_path: Path) ->
 def test_no_data_is_left_out_not_written_as_zero(tmp_path: Path) -> None:
     run_dir = write_session(tmp_path / "r", {"s": ["perf"]})
     write_perf(run_dir, "s", [perf_row(ttft_p99=None, e2e_p99=None, qps=None, fail_rate=1.0)])
-    got = samples(build_registry(collect_run(run_dir), [], prefix="", now_s=NOW))
+    got = samples(build_registry(read_run(run_dir), [], prefix="", now_s=NOW))
 
     assert "ttft_seconds" not in got
     assert "e2e_avg_seconds" not in got
@@ -122,7 +125,7 @@ def test_functional_counts_per_suite_and_per_case_only_on_daily(tmp_path: Path) 
     for run_type in ("pr", "daily"):
         run_dir = write_session(tmp_path / run_type, {"s": ["functional"]}, run_type=run_type)
         write_functional(run_dir, "s", rows)
-        registry = build_registry(collect_run(run_dir), [], prefix="", now_s=NOW)
+        registry = build_registry(read_run(run_dir), [], prefix="", now_s=NOW)
         got = samples(registry)
 
         by_suite = {labels["suite"]: value for labels, value in got["functional_cases_total"]}
@@ -139,7 +142,7 @@ def test_functional_counts_per_suite_and_per_case_only_on_daily(tmp_path: Path) 
 
 
 def test_accuracy_run_info_and_last_success(tmp_path: Path) -> None:
-    run = collect_run(write_complete_run(tmp_path / "r1"))
+    run = read_run(write_complete_run(tmp_path / "r1"))
     got = samples(build_registry(run, [], prefix="x_", now_s=NOW))
 
     [(labels, score)] = got["x_accuracy_score"]
@@ -157,14 +160,14 @@ def test_no_last_success_when_a_stage_left_nothing_or_the_server_failed(tmp_path
     run_dir = write_session(tmp_path / "r", {"partial": ["functional", "perf"], "down": ["perf"]})
     write_functional(run_dir, "partial", [("chat_core", "a", "pass")])
     write_run_json(run_dir, "down", launch_error="not healthy")
-    got = samples(build_registry(collect_run(run_dir), [], prefix="", now_s=NOW))
+    got = samples(build_registry(read_run(run_dir), [], prefix="", now_s=NOW))
 
     assert "last_success_timestamp_seconds" not in got
     assert {labels["scenario"] for labels, _ in got["run_info"]} == {"partial", "down"}
 
 
 def test_gate_pass_is_one_zero_or_absent(tmp_path: Path) -> None:
-    run = collect_run(write_complete_run(tmp_path / "r1"))
+    run = read_run(write_complete_run(tmp_path / "r1"))
     verdicts = [
         Verdict("completeness", "perf", "local-sim", "", "stage results", 1.0),
         Verdict("ttft_p99", "perf", "local-sim", "lp", "TTFT P99", 0.3, 0.2, 0.1, "fail"),
@@ -181,7 +184,7 @@ def test_scenario_filter_builds_one_pushgateway_group(tmp_path: Path) -> None:
     run_dir = write_session(tmp_path / "r", {"a": ["perf"], "b": ["perf"]})
     write_perf(run_dir, "a", [perf_row()])
     write_perf(run_dir, "b", [perf_row()])
-    got = samples(build_registry(collect_run(run_dir), [], prefix="", now_s=NOW, scenarios={"b"}))
+    got = samples(build_registry(read_run(run_dir), [], prefix="", now_s=NOW, scenarios={"b"}))
 
     assert {labels["scenario"] for labels, _ in got["requests_per_second"]} == {"b"}
 
@@ -191,12 +194,16 @@ def test_metrics_file_passes_promtool(
     tmp_path: Path, prefix: str, check_metrics: Callable[[Path], str]
 ) -> None:
     run_dir = write_complete_run(tmp_path / "r1", run_type="daily")
-    row = perf_row(concurrency=4)
-    row.update({"AVG_SERVER_TTFT(ms)": 12.5, "SERVER_PREEMPTIONS": 0, "TP99_ITL(s)": 0.01})
+    row = perf_row(
+        concurrency=4,
+        server_ttft_ms=12.5,
+        server_preemptions=0,
+        itl=LatencyStats(percentiles={99.0: 0.01}),
+    )
     write_perf(run_dir, "local-sim", [row])
     write_run_json(run_dir, "local-sim")
     verdicts = [Verdict("qps", "perf", "local-sim", "lp", "QPS", 4.0, 4.0, 0.05, "pass")]
-    registry = build_registry(collect_run(run_dir), verdicts, prefix=prefix, now_s=NOW)
+    registry = build_registry(read_run(run_dir), verdicts, prefix=prefix, now_s=NOW)
     path = tmp_path / "metrics.prom"
 
     write_metrics_file(path, registry)

@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cibench.artifacts import read_run
 from cibench.errors import PushError
 from cibench.launch.process import free_port
 from cibench.metrics.build import build_registry
-from cibench.metrics.collect import collect_run
 from cibench.metrics.push import (
     BasicAuth,
     auth_from_env,
@@ -19,7 +19,7 @@ from cibench.metrics.push import (
     redact_url,
     split_credentials,
 )
-from cibench.metrics.testing import perf_row, write_perf, write_session
+from tests.support.artifacts import perf_row, write_perf, write_session
 
 NOW = 1_800_000_000.0
 
@@ -41,7 +41,7 @@ def two_scenario_run(tmp_path: Path) -> Path:
 
 
 def test_each_scenario_is_its_own_group_and_reads_back(tmp_path: Path, pushgateway: str) -> None:
-    run = collect_run(two_scenario_run(tmp_path))
+    run = read_run(two_scenario_run(tmp_path))
     for scenario in ("a", "b/with-slash"):
         registry = build_registry(run, [], prefix="t_", now_s=NOW, scenarios={scenario})
         push_registry(
@@ -63,7 +63,7 @@ def test_each_scenario_is_its_own_group_and_reads_back(tmp_path: Path, pushgatew
 
 
 def test_a_second_push_replaces_only_its_own_group(tmp_path: Path, pushgateway: str) -> None:
-    run = collect_run(two_scenario_run(tmp_path))
+    run = read_run(two_scenario_run(tmp_path))
     for scenario in ("a", "b/with-slash"):
         registry = build_registry(run, [], prefix="t_", now_s=NOW, scenarios={scenario})
         push_registry(
@@ -71,7 +71,7 @@ def test_a_second_push_replaces_only_its_own_group(tmp_path: Path, pushgateway: 
         )
     rerun_dir = write_session(tmp_path / "r2", {"a": ["perf"]}, run_type="daily")
     write_perf(rerun_dir, "a", [perf_row(qps=9.0)])
-    registry = build_registry(collect_run(rerun_dir), [], prefix="t_", now_s=NOW)
+    registry = build_registry(read_run(rerun_dir), [], prefix="t_", now_s=NOW)
 
     push_registry(pushgateway, "vllm_cibench", {"instance": "h", "scenario": "a"}, registry)
 
@@ -83,7 +83,7 @@ def test_a_second_push_replaces_only_its_own_group(tmp_path: Path, pushgateway: 
 
 
 def test_unreachable_gateway_raises_push_error_after_one_retry(tmp_path: Path) -> None:
-    run = collect_run(two_scenario_run(tmp_path))
+    run = read_run(two_scenario_run(tmp_path))
     registry = build_registry(run, [], prefix="", now_s=NOW)
     url = f"http://127.0.0.1:{free_port()}"
 
@@ -111,7 +111,7 @@ def test_a_refused_push_is_not_retried_and_says_why(tmp_path: Path, pushgateway:
         timeout=5,
     )
     assert other.status_code == 200
-    run = collect_run(two_scenario_run(tmp_path))
+    run = read_run(two_scenario_run(tmp_path))
     registry = build_registry(run, [], prefix="clash_", now_s=NOW, scenarios={"a"})
 
     started = time.monotonic()
@@ -147,7 +147,7 @@ def test_half_configured_credentials_name_the_variable_not_the_value() -> None:
 def test_basic_auth_reaches_the_gateway_and_never_the_message(
     tmp_path: Path, pushgateway: str
 ) -> None:
-    run = collect_run(two_scenario_run(tmp_path))
+    run = read_run(two_scenario_run(tmp_path))
     registry = build_registry(run, [], prefix="auth_", now_s=NOW, scenarios={"a"})
     host = pushgateway.removeprefix("http://")
 

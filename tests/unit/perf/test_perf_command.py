@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from cibench.artifacts import read_summary
 from cibench.cli import main
-from cibench.perf.csvio import read_summary
 from cibench.sim.testing import run_simulator
 
 CONFIGS = Path(__file__).parents[3] / "configs"
@@ -44,8 +44,8 @@ def test_perf_command_against_a_provider(
         ["local-sim-provider", "fixed", "asyncio"]
     ]
     rows = read_summary(summaries[0])
-    assert [row["Concurrency"] for row in rows] == [1.0, 4.0, 16.0]
-    assert {row["Provider"] for row in rows} == {"local-sim-provider"}
+    assert [row.concurrency for row in rows] == [1, 4, 16]
+    assert {row.provider for row in rows} == {"local-sim-provider"}
 
 
 def test_unknown_provider_is_a_clear_error(

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
 
+from cibench.artifacts import ScenarioWriter, read_requests, read_summary
+from cibench.artifacts.rows import REQUEST_COLUMNS, SUMMARY_COLUMNS
 from cibench.client.record import RequestRecord
-from cibench.perf.csvio import (
-    REQUEST_COLUMNS,
-    SUMMARY_COLUMNS,
-    append_summary_row,
-    read_requests,
-    read_summary,
-    request_rows,
-    requests_filename,
-    summary_filename,
-    summary_row,
-    write_requests,
-)
+from cibench.perf.csvio import PointParameters, request_rows, summary_row
 from cibench.perf.server_metrics import ServerMetrics
 from cibench.perf.stats import summarize
 
 MS = 1_000_000
+PARAMS = PointParameters(
+    provider="local-sim",
+    dataset="random",
+    concurrency=2,
+    input_length=128,
+    output_length=64,
+    backend="asyncio",
+    control_method="fixed",
+    top_k=-1,
+)
 
 
 def record(index: int, success: bool = True) -> RequestRecord:
@@ -43,12 +45,18 @@ def record(index: int, success: bool = True) -> RequestRecord:
     )
 
 
-def test_file_names_follow_acs_bench() -> None:
-    assert summary_filename("local-sim", "fixed", "asyncio", "2026-01-02_03_04_05") == (
-        "summary_local-sim_fixed_asyncio_2026-01-02_03_04_05.csv"
-    )
-    assert requests_filename("p", "random", "climb", 8, "threading-pool", 128, 64, "T") == (
-        "requests_p_random_climb_concurrency8_threading-pool_input128_output64_T.csv"
+def header(path: Path) -> list[str]:
+    with path.open(newline="") as handle:
+        return next(csv.reader(handle))
+
+
+def test_file_names_follow_acs_bench(tmp_path: Path) -> None:
+    summary = summary_row(PARAMS, summarize([record(0)]), ServerMetrics(), False)
+    files = ScenarioWriter(tmp_path).record_load_point(summary, [])
+    assert files.summary_csv.parent == tmp_path / "perf"
+    assert files.summary_csv.name.startswith("summary_local-sim_fixed_asyncio_")
+    assert files.requests_csv.name.startswith(
+        "requests_local-sim_random_fixed_concurrency2_asyncio_input128_output64_"
     )
 
 
@@ -71,43 +79,52 @@ def test_summary_columns_include_the_acs_bench_names() -> None:
 
 
 def test_rows_append_and_read_back_by_name(tmp_path: Path) -> None:
-    path = tmp_path / "summary.csv"
+    writer = ScenarioWriter(tmp_path)
     summary = summarize([record(0), record(1, success=False)])
-    meta = {"Concurrency": 2, "Backend": "asyncio", "Control_Method": "fixed"}
-    row = summary_row(meta, summary, ServerMetrics(ttft_s=0.05), harness_bottleneck=False)
-    append_summary_row(path, row)
-    append_summary_row(path, {**row, "Concurrency": 4})
-    rows = read_summary(path)
-    assert [r["Concurrency"] for r in rows] == [2.0, 4.0]
+    row = summary_row(PARAMS, summary, ServerMetrics(ttft_s=0.05), harness_bottleneck=False)
+    writer.record_load_point(row, [])
+    files = writer.record_load_point(row.model_copy(update={"concurrency": 4}), [])
+    rows = read_summary(files.summary_csv)
+    assert [r.concurrency for r in rows] == [2, 4]
     first = rows[0]
-    assert first["Backend"] == "asyncio"
-    assert first["Fail_Rate"] == pytest.approx(0.5)
-    assert first["TP50_TTFT(s)"] == pytest.approx(0.050)
-    assert first["AVG_SERVER_TTFT(ms)"] == pytest.approx(50.0)
-    assert first["AVG_SERVER_QUEUE_TIME(ms)"] == -1  # the server did not say
-    assert first["Request_Rate"] == -1
-    assert first["Harness_Bottleneck"] == 0
-    assert list(first) == list(SUMMARY_COLUMNS)
+    assert first.backend == "asyncio"
+    assert first.fail_rate == pytest.approx(0.5)
+    assert first.ttft.p50 == pytest.approx(0.050)
+    assert first.server_ttft_ms == pytest.approx(50.0)
+    assert first.server_queue_time_ms is None  # the server did not say: -1 on disk
+    assert first.request_rate is None
+    assert first.harness_bottleneck is False
+    assert first.top_k == -1  # a real value ("no top-k"), not "no data"
+    assert header(files.summary_csv) == list(SUMMARY_COLUMNS)
 
 
 def test_extra_percentiles_become_extra_columns(tmp_path: Path) -> None:
-    path = tmp_path / "summary.csv"
-    summary = summarize([record(0)], percentiles=(50, 75, 90, 95, 99, 99.9))
-    row = summary_row({}, summary, ServerMetrics(), False, (50, 75, 90, 95, 99, 99.9))
-    append_summary_row(path, row)
-    assert read_summary(path)[0]["TP99.9_TTFT(s)"] == pytest.approx(0.050)
+    percentiles = (50, 75, 90, 95, 99, 99.9)
+    summary = summarize([record(0)], percentiles=percentiles)
+    row = summary_row(PARAMS, summary, ServerMetrics(), False, percentiles)
+    files = ScenarioWriter(tmp_path).record_load_point(row, [])
+    assert header(files.summary_csv)[-5:] == [
+        "TP99.9_TTFT(s)",
+        "TP99.9_TPOT(s)",
+        "TP99.9_E2E(s)",
+        "TP99.9_ITL(s)",
+        "TP99.9_TIME_BETWEEN_FIRST_AND_SECOND_TOKEN(s)",
+    ]
+    assert read_summary(files.summary_csv)[0].ttft.at(99.9) == pytest.approx(0.050)
 
 
 def test_request_rows(tmp_path: Path) -> None:
-    path = tmp_path / "requests.csv"
-    rows = request_rows([record(0), record(1, success=False)], 10 * MS, {"Backend": "asyncio"})
-    write_requests(path, rows)
-    back = read_requests(path)
-    assert list(back[0]) == list(REQUEST_COLUMNS)
-    assert back[0]["TTFT"] == pytest.approx(0.050)
-    assert back[0]["Send_Lag(s)"] == pytest.approx(0.001)
-    assert back[0]["ITL(s)"] == "0.010000 0.010000"
-    assert back[0]["Total_Tokens"] == 11
-    assert back[1]["Success"] == 0
-    assert back[1]["TTFT"] == -1
-    assert back[1]["Error_Message"] == "overloaded, retry"
+    rows = request_rows([record(0), record(1, success=False)], 10 * MS, PARAMS)
+    summary = summary_row(PARAMS, summarize([record(0)]), ServerMetrics(), False)
+    files = ScenarioWriter(tmp_path).record_load_point(summary, rows)
+    assert header(files.requests_csv) == list(REQUEST_COLUMNS)
+    back = read_requests(files.requests_csv)
+    assert back[0].ttft_s == pytest.approx(0.050)
+    assert back[0].send_lag_s == pytest.approx(0.001)
+    assert back[0].itl == "0.010000 0.010000"
+    assert back[0].itl_s == [0.01, 0.01]
+    assert back[0].total_tokens == 11
+    assert back[0].top_k == -1
+    assert back[1].success is False
+    assert back[1].ttft_s is None
+    assert back[1].error_message == "overloaded, retry"

@@ -24,9 +24,9 @@ import httpx
 import pytest
 import yaml
 
+from cibench.artifacts import read_summary
 from cibench.launch.process import free_port
-from cibench.metrics.testing import pushgateway_binary, require_tool, run_pushgateway
-from cibench.perf.csvio import read_summary
+from tests.support.pushgateway import pushgateway_binary, require_tool, run_pushgateway
 
 REPO = Path(__file__).resolve().parents[3]
 STAGE_TESTS = ("tests/functional", "tests/perf", "tests/accuracy")
@@ -150,10 +150,10 @@ def test_daily_run_pushes_what_the_summary_csvs_say(
         [e2e] = group["vllm_cibench_e2e_seconds"]["metrics"]
         assert qps["labels"]["scenario"] == scenario
         assert qps["labels"]["concurrency"] == "2"
-        assert float(qps["value"]) == pytest.approx(row["QPS"], rel=1e-12)
-        assert float(ttft["quantiles"]["0.99"]) == pytest.approx(row["TP99_TTFT(s)"], rel=1e-12)
-        assert float(e2e["quantiles"]["0.99"]) == pytest.approx(row["TP99_E2E(s)"], rel=1e-12)
-        assert float(ttft["count"]) == row["Success"]
+        assert float(qps["value"]) == pytest.approx(row.qps, rel=1e-12)
+        assert float(ttft["quantiles"]["0.99"]) == pytest.approx(row.ttft.p99, rel=1e-12)
+        assert float(e2e["quantiles"]["0.99"]) == pytest.approx(row.e2e.p99, rel=1e-12)
+        assert float(ttft["count"]) == row.success
     check_metrics(daily.run_dir / "metrics.prom")
 
 

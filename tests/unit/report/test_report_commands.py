@@ -11,13 +11,13 @@ import pytest
 from cibench.cli import main
 from cibench.config.settings import Settings
 from cibench.launch.process import free_port
-from cibench.metrics.testing import write_complete_run
 from cibench.report.pipeline import (
     EXIT_GATE_FAILED,
     EXIT_PUSH_FAILED,
     PostSessionOptions,
     run_post_session,
 )
+from tests.support.artifacts import write_complete_run
 
 
 def configs_without_settings(tmp_path: Path) -> str:

@@ -11,7 +11,6 @@ import httpx
 
 from cibench.config.settings import Settings
 from cibench.launch.process import free_port
-from cibench.metrics.testing import write_complete_run, write_run_json, write_session
 from cibench.report.pipeline import (
     EXIT_GATE_FAILED,
     EXIT_PUSH_FAILED,
@@ -19,6 +18,7 @@ from cibench.report.pipeline import (
     push_instance,
     run_post_session,
 )
+from tests.support.artifacts import write_complete_run, write_run_json, write_session
 
 SETTINGS = Settings()
 NO_ENV: dict[str, str] = {}

@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from cibench.artifacts import GatesFile, RunReader, RunWriter
 from cibench.gates.rules import Verdict
-from cibench.report.summary import (
-    format_delta,
-    format_value,
-    read_verdicts,
-    render_table,
-    write_gates_json,
-)
+from cibench.report.summary import format_delta, format_value, render_table
 
 VERDICTS = [
     Verdict("completeness", "perf", "local-sim", "", "stage results", 1.0),
@@ -78,9 +73,8 @@ def test_the_table_has_the_issue_columns_aligned() -> None:
 
 
 def test_gates_json_has_every_field_and_reads_back(tmp_path: Path) -> None:
-    path = tmp_path / "gates.json"
-
-    write_gates_json(path, {"run_id": "r1", "failed": True}, VERDICTS)
+    records = [verdict.to_record() for verdict in VERDICTS]
+    path = RunWriter(tmp_path).write_gates(GatesFile(run_id="r1", failed=True, verdicts=records))
 
     data = json.loads(path.read_text())
     assert data["run_id"] == "r1"
@@ -99,8 +93,10 @@ def test_gates_json_has_every_field_and_reads_back(tmp_path: Path) -> None:
         "verdict": "fail",
         "detail": "",
     }
-    assert read_verdicts(path) == VERDICTS
-    assert read_verdicts(tmp_path / "absent.json") == []
+    gates = RunReader(tmp_path).gates()
+    assert gates is not None
+    assert [Verdict.from_record(record) for record in gates.verdicts] == VERDICTS
+    assert RunReader(tmp_path / "absent").gates() is None
 
 
 def test_passing_completeness_rows_fold_into_one_per_scenario_and_gate() -> None:

@@ -1,4 +1,4 @@
-"""Reading a run directory: by header name, `-1` as no data, reruns, missing pieces reported."""
+"""`RunReader`: by header name, `-1` as no data, reruns, missing pieces reported."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from cibench.artifacts import LoadPointKey, read_run
+from cibench.artifacts.codec import decode_float, label
 from cibench.errors import CibenchError
-from cibench.metrics.collect import LoadPointKey, collect_run, label_value, parse_number
-from cibench.metrics.testing import (
+from tests.support.artifacts import (
     perf_row,
     write_accuracy,
     write_complete_run,
@@ -27,31 +28,31 @@ from cibench.metrics.testing import (
         ("0.25", 0.25),
         (" 3 ", 3.0),
         ("-1", None),
-        (-1.0, None),
+        ("-1.0", None),
         ("", None),
         ("nan", None),
         ("n/a", None),
-        (0.0, 0.0),
+        ("0", 0.0),
     ],
 )
-def test_parse_number_treats_minus_one_and_blanks_as_no_data(
-    cell: str | float, expected: float | None
+def test_sentinel_cells_read_minus_one_and_blanks_as_no_data(
+    cell: str, expected: float | None
 ) -> None:
-    assert parse_number(cell) == expected
+    assert decode_float(cell) == expected
 
 
 @pytest.mark.parametrize(
     ("cell", "expected"),
-    [("128", "128"), (128.0, "128"), ("0.5", "0.5"), ("fixed", "fixed"), ("-1", ""), ("", "")],
+    [(128, "128"), (128.0, "128"), (0.5, "0.5"), ("fixed", "fixed"), (None, "")],
 )
-def test_label_value_drops_float_noise_so_runs_compare_equal(
-    cell: str | float, expected: str
+def test_labels_drop_float_noise_so_runs_compare_equal(
+    cell: str | float | None, expected: str
 ) -> None:
-    assert label_value(cell) == expected
+    assert label(cell) == expected
 
 
 def test_complete_run_reads_every_stage(tmp_path: Path) -> None:
-    run = collect_run(write_complete_run(tmp_path / "r1", run_type="daily"))
+    run = read_run(write_complete_run(tmp_path / "r1", run_type="daily"))
 
     assert (run.run_id, run.run_type, run.commit, run.branch) == ("r1", "daily", "0123abc", "main")
     assert run.end_s is not None
@@ -63,8 +64,8 @@ def test_complete_run_reads_every_stage(tmp_path: Path) -> None:
     assert [case.case_id for case in scenario.functional] == ["basic", "stop"]
     [point] = scenario.perf
     assert point.key == LoadPointKey("fixed", "threading-pool", "2", "32", "8")
-    assert point.value("TP99_TTFT(s)") == pytest.approx(0.2)
-    assert point.value("Growth_Rate") is None  # written as -1
+    assert point.ttft.p99 == pytest.approx(0.2)
+    assert point.growth_rate is None  # written as -1
     [accuracy] = scenario.accuracy
     assert (accuracy.dataset, accuracy.variant, accuracy.score, accuracy.passed) == (
         "gpqa",
@@ -95,11 +96,11 @@ def test_summary_columns_are_found_by_name_in_any_order(tmp_path: Path) -> None:
         )
         writer.writerow(["7.5", "asyncio", "4", "0.125", "128", "64", "poisson", "x"])
 
-    [point] = collect_run(run_dir).scenarios[0].perf
+    [point] = read_run(run_dir).scenarios[0].perf
 
     assert point.key.describe() == "poisson/asyncio c4 in128 out64"
-    assert point.value("QPS") == 7.5
-    assert point.value("TP99_TTFT(s)") == 0.125
+    assert point.qps == 7.5
+    assert point.ttft.p99 == 0.125
 
 
 def test_rerun_rows_keep_the_final_outcome_across_worker_files(tmp_path: Path) -> None:
@@ -112,7 +113,7 @@ def test_rerun_rows_keep_the_final_outcome_across_worker_files(tmp_path: Path) -
     )
     write_functional(run_dir, "s", [("chat_core", "a", "pass")], worker_id="gw1")
 
-    cases = collect_run(run_dir).scenarios[0].functional
+    cases = read_run(run_dir).scenarios[0].functional
 
     assert sorted((c.case_id, c.status) for c in cases) == [("a", "pass"), ("b", "pass")]
 
@@ -121,7 +122,7 @@ def test_launch_error_and_missing_stages_are_kept_for_the_gates(tmp_path: Path) 
     run_dir = write_session(tmp_path / "r", {"down": ["functional", "perf"]})
     write_run_json(run_dir, "down", launch_error="LaunchError: not healthy after 5 s\nlog: x")
 
-    [scenario] = collect_run(run_dir).scenarios
+    [scenario] = read_run(run_dir).scenarios
 
     assert scenario.launch_error is not None
     assert scenario.launch_error.startswith("LaunchError")
@@ -135,7 +136,7 @@ def test_scenario_directories_the_session_did_not_list_are_still_read(tmp_path: 
     write_run_json(run_dir, "b")
     write_accuracy(run_dir, "b")
 
-    run = collect_run(run_dir)
+    run = read_run(run_dir)
 
     assert [s.scenario for s in run.scenarios] == ["a", "b"]
     assert run.scenarios[1].expected_stages == ()
@@ -146,9 +147,9 @@ def test_duplicate_load_points_are_reported(tmp_path: Path) -> None:
     run_dir = write_session(tmp_path / "r", {"s": ["perf"]})
     write_perf(run_dir, "s", [perf_row(qps=1.0), perf_row(qps=2.0)])
 
-    [scenario] = collect_run(run_dir).scenarios
+    [scenario] = read_run(run_dir).scenarios
 
-    assert [p.value("QPS") for p in scenario.perf] == [2.0]
+    assert [p.qps for p in scenario.perf] == [2.0]
     assert "appears twice" in scenario.problems[0]
 
 
@@ -157,33 +158,37 @@ def test_unreadable_run_json_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     (run_dir / "s").mkdir()
     (run_dir / "s" / "run.json").write_text("{not json")
 
-    [scenario] = collect_run(run_dir).scenarios
+    [scenario] = read_run(run_dir).scenarios
 
     assert "run.json: cannot read" in scenario.problems[0]
 
 
 def test_missing_session_json_says_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(CibenchError, match=r"session.json: not found.*run directory"):
-        collect_run(tmp_path)
+        read_run(tmp_path)
 
 
 def test_malformed_session_json_names_the_key(tmp_path: Path) -> None:
     (tmp_path / "session.json").write_text(json.dumps({"run_id": "x"}))
 
     with pytest.raises(CibenchError, match=r"session.json: run_type: Field required"):
-        collect_run(tmp_path)
+        read_run(tmp_path)
 
 
 def test_rate_and_growth_identify_poisson_and_climb_points_only(tmp_path: Path) -> None:
     run_dir = write_session(tmp_path / "r", {"s": ["perf"]})
-    poisson = {**perf_row(control_method="poisson"), "Request_Rate": 50.0, "Growth_Rate": 0}
-    climb = {**perf_row(control_method="climb"), "Growth_Rate": 2}
-    fixed = {**perf_row(), "Growth_Rate": 0}
+    poisson = perf_row(control_method="poisson", request_rate=50.0, growth_rate=0)
+    climb = perf_row(control_method="climb", growth_rate=2)
+    fixed = perf_row(growth_rate=0)
     write_perf(run_dir, "s", [poisson, climb, fixed])
 
-    keys = [point.key for point in collect_run(run_dir).scenarios[0].perf]
+    keys = {point.key.control_method: point.key for point in read_run(run_dir).scenarios[0].perf}
 
-    assert [(k.request_rate, k.growth_rate) for k in keys] == [("50", ""), ("", "2"), ("", "")]
-    assert keys[0].describe() == "poisson/threading-pool r50 c2 in32 out8"
-    assert keys[0].labels()["request_rate"] == "50"
-    assert "growth_rate" not in keys[2].labels()
+    assert {name: (k.request_rate, k.growth_rate) for name, k in keys.items()} == {
+        "poisson": ("50", ""),
+        "climb": ("", "2"),
+        "fixed": ("", ""),
+    }
+    assert keys["poisson"].describe() == "poisson/threading-pool r50 c2 in32 out8"
+    assert keys["poisson"].labels()["request_rate"] == "50"
+    assert "growth_rate" not in keys["fixed"].labels()

@@ -1,0 +1,1 @@
+"""Helpers for cibench's own tests: hand-made run directories, a real Pushgateway, promtool."""
