@@ -46,7 +46,8 @@ from cibench.client.http1 import encode_request
 from cibench.client.record import RequestRecord
 from cibench.client.stream import PreparedRequest
 from cibench.launch.process import free_port
-from cibench.perf.phase import Phase, Target, execute
+from cibench.perf.backends import execute
+from cibench.perf.phase import Phase, Target
 from cibench.perf.schedule import Schedule, fixed_offsets, poisson_offsets
 from cibench.perf.server_metrics import server_metrics
 from cibench.perf.stats import percentile, summarize, tpot_s, ttft_s

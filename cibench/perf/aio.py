@@ -10,26 +10,15 @@ lag and never inside a latency, because every latency starts at the actual send.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import time
-from collections.abc import Sequence
 
 from cibench.client.aconnection import AsyncPool
 from cibench.client.record import RequestRecord
-from cibench.perf.phase import (
-    BeforePhase,
-    Phase,
-    Progress,
-    Settler,
-    Target,
-    all_sent,
-    no_gc,
-)
+from cibench.perf.phase import Phase, Progress, Settler, Target
 
-__all__ = ["run_phases"]
+__all__ = ["AsyncioBackend"]
 
-_UNCAPPED_WARM_CONNECTIONS = 16
 _START_LEAD_NS = 2_000_000
 
 
@@ -102,44 +91,29 @@ async def _open_loop(
     return records
 
 
-async def _run(
-    target: Target,
-    phases: Sequence[Phase],
-    progress: Progress,
-    before_phase: BeforePhase | None,
-) -> list[list[RequestRecord]]:
-    pool = AsyncPool(
-        target.host, target.port, target.timeout_s, target.secret, target.tls_context()
-    )
-    results: list[list[RequestRecord]] = []
-    try:
-        for position, phase in enumerate(phases):
-            wanted = phase.schedule.connections_to_open(
-                len(phase.requests), _UNCAPPED_WARM_CONNECTIONS
-            )
-            with contextlib.suppress(OSError):  # each request will record the failure to connect
-                await pool.warm(wanted)
-            if before_phase is not None:
-                before_phase(position)
-            progress.reset(phase)
-            settler = Settler()
-            with no_gc():
-                if phase.schedule.open_loop:
-                    records = await _open_loop(phase, pool, progress, settler)
-                else:
-                    records = await _closed_loop(phase, pool, progress, settler)
-            settler.settle_all()
-            results.append(all_sent(records, "asyncio workers"))
-    finally:
-        pool.close()
-    return results
+class AsyncioBackend:
+    """The asyncio backend on its own event loop, kept across phases with its connections."""
 
+    name = "asyncio"
 
-def run_phases(
-    target: Target,
-    phases: Sequence[Phase],
-    progress: Progress,
-    before_phase: BeforePhase | None = None,
-) -> list[list[RequestRecord]]:
-    """Run every phase on a fresh event loop; connections stay open from phase to phase."""
-    return asyncio.run(_run(target, phases, progress, before_phase))
+    def __init__(self, target: Target) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._pool = AsyncPool(
+            target.host, target.port, target.timeout_s, target.secret, target.tls_context()
+        )
+
+    def connect(self, count: int) -> None:
+        self._loop.run_until_complete(self._pool.warm(count))
+
+    def send(
+        self, phase: Phase, progress: Progress, settler: Settler
+    ) -> list[RequestRecord | None]:
+        loop = _open_loop if phase.schedule.open_loop else _closed_loop
+        return self._loop.run_until_complete(loop(phase, self._pool, progress, settler))
+
+    def close(self) -> None:
+        try:
+            self._pool.close()
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        finally:
+            self._loop.close()

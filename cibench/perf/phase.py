@@ -1,4 +1,5 @@
-"""What a backend executes: the target, phases (requests + schedule) and a progress counter."""
+"""What a backend executes: the target, phases (requests + schedule) and a progress counter,
+and the `Backend` protocol every way of sending requests implements."""
 
 from __future__ import annotations
 
@@ -8,12 +9,22 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from cibench.client.record import RequestRecord
 from cibench.client.stream import PreparedRequest, ResponseTimer
 from cibench.perf.schedule import Schedule
 
-__all__ = ["BeforePhase", "Phase", "Progress", "Settler", "Target", "execute", "no_gc"]
+__all__ = [
+    "Backend",
+    "BeforePhase",
+    "Phase",
+    "Progress",
+    "Settler",
+    "Target",
+    "all_sent",
+    "no_gc",
+]
 
 SETTLE_BUDGET_BYTES = 256 * 1024 * 1024
 """Raw response bytes kept unparsed until a phase ends; past this, responses parse at once."""
@@ -109,29 +120,29 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def execute(
-    backend: str,
-    target: Target,
-    phases: Sequence[Phase],
-    progress: Progress | None = None,
-    before_phase: BeforePhase | None = None,
-) -> list[list[RequestRecord]]:
-    """Run `phases` in order on `backend` ('threading-pool' or 'asyncio'), connections kept
-    open across phases; one list of records per phase, in request order."""
-    if backend == "asyncio":
-        from cibench.perf.aio import run_phases as run_async
-
-        return run_async(target, phases, progress or Progress(), before_phase)
-    if backend == "threading-pool":
-        from cibench.perf.threads import run_phases as run_threads
-
-        return run_threads(target, phases, progress or Progress(), before_phase)
-    raise ValueError(f"unknown backend {backend!r}: expected 'threading-pool' or 'asyncio'")
-
-
 def all_sent(records: Sequence[RequestRecord | None], who: str) -> list[RequestRecord]:
     """The phase's records; a slot left empty means `who` (the backend) lost a request."""
     missing = [index for index, record in enumerate(records) if record is None]
     if missing:
         raise RuntimeError(f"{who} left {len(missing)} requests unsent: {missing[:5]}")
     return [record for record in records if record is not None]
+
+
+class Backend(Protocol):
+    """One way of sending requests (`threading-pool`, `asyncio`). The phase loop
+    (`cibench.perf.backends.execute`) owns the rest: warming before each phase's clock starts,
+    the `/metrics` scrape hook, progress, deferred parsing and the garbage collector."""
+
+    name: str
+
+    def connect(self, count: int) -> None:
+        """Have `count` open connections ready before the phase starts (raises OSError when the
+        server cannot be reached; each request then records its own failure)."""
+
+    def send(
+        self, phase: Phase, progress: Progress, settler: Settler
+    ) -> list[RequestRecord | None]:
+        """Send the phase's requests on its schedule; one record per request, in order."""
+
+    def close(self) -> None:
+        """Close every connection (after the last phase)."""

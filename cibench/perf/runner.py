@@ -23,7 +23,8 @@ from cibench.client.stream import PreparedRequest
 from cibench.config.perf import LoadPoint, PerfProfile
 from cibench.errors import CibenchError
 from cibench.perf import csvio
-from cibench.perf.phase import Phase, Progress, Target, execute
+from cibench.perf.backends import execute
+from cibench.perf.phase import Phase, Progress, Target
 from cibench.perf.schedule import schedule_for, warmup_schedule
 from cibench.perf.server_metrics import ServerMetrics, server_metrics
 from cibench.perf.stats import DEFAULT_PERCENTILES, LoadPointSummary, harness_problems, summarize

@@ -13,23 +13,15 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Sequence
 
 from cibench.client.connection import BlockingConnection
 from cibench.client.record import RequestRecord
-from cibench.perf.phase import (
-    BeforePhase,
-    Phase,
-    Progress,
-    Settler,
-    Target,
-    all_sent,
-    no_gc,
-)
+from cibench.perf.phase import Phase, Progress, Settler, Target
 
-__all__ = ["run_phases"]
+__all__ = ["ThreadBackend"]
 
 _UNCAPPED_START_WORKERS = 16
+"""Open-loop worker threads started before an uncapped phase (more join on demand)."""
 _START_LEAD_NS = 5_000_000
 
 
@@ -180,33 +172,23 @@ class _OpenLoop:
         return self.records
 
 
-def run_phases(
-    target: Target,
-    phases: Sequence[Phase],
-    progress: Progress,
-    before_phase: BeforePhase | None = None,
-) -> list[list[RequestRecord]]:
-    """Run every phase with threads; connections stay open from one phase to the next."""
-    connections = _Connections(target)
-    results: list[list[RequestRecord]] = []
-    try:
-        for position, phase in enumerate(phases):
-            wanted = phase.schedule.connections_to_open(
-                len(phase.requests), _UNCAPPED_START_WORKERS
-            )
-            with contextlib.suppress(OSError):  # each request will record the failure to connect
-                connections.warm(wanted)
-            if before_phase is not None:
-                before_phase(position)
-            progress.reset(phase)
-            settler = Settler()
-            with no_gc():
-                if phase.schedule.open_loop:
-                    records = _OpenLoop(phase, connections, progress, settler).run()
-                else:
-                    records = _closed_loop(phase, connections, progress, settler)
-            settler.settle_all()
-            results.append(all_sent(records, "worker threads"))
-    finally:
-        connections.close()
-    return results
+class ThreadBackend:
+    """The threading-pool backend: worker threads, idle connections kept across phases."""
+
+    name = "threading-pool"
+
+    def __init__(self, target: Target) -> None:
+        self._connections = _Connections(target)
+
+    def connect(self, count: int) -> None:
+        self._connections.warm(count)
+
+    def send(
+        self, phase: Phase, progress: Progress, settler: Settler
+    ) -> list[RequestRecord | None]:
+        if phase.schedule.open_loop:
+            return _OpenLoop(phase, self._connections, progress, settler).run()
+        return _closed_loop(phase, self._connections, progress, settler)
+
+    def close(self) -> None:
+        self._connections.close()

@@ -1,0 +1,76 @@
+"""The one phase loop, and the registry of backends it can drive.
+
+A backend (see `cibench.perf.phase.Backend`) only opens connections and sends a phase's
+requests on its schedule; this loop does the rest the same way for every backend. A new backend
+is one module with a class implementing `Backend`, plus its line in `BACKENDS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+
+from cibench.client.record import RequestRecord
+from cibench.perf.aio import AsyncioBackend
+from cibench.perf.phase import (
+    Backend,
+    BeforePhase,
+    Phase,
+    Progress,
+    Settler,
+    Target,
+    all_sent,
+    no_gc,
+)
+from cibench.perf.threads import ThreadBackend
+
+__all__ = ["BACKENDS", "UNCAPPED_WARM_CONNECTIONS", "execute", "make_backend"]
+
+BACKENDS: dict[str, Callable[[Target], Backend]] = {
+    ThreadBackend.name: ThreadBackend,
+    AsyncioBackend.name: AsyncioBackend,
+}
+"""Backend name (the profile's `backend`) -> constructor."""
+UNCAPPED_WARM_CONNECTIONS = 16
+"""Connections opened before a phase whose schedule has no concurrency cap."""
+
+
+def make_backend(name: str, target: Target) -> Backend:
+    """The backend called `name`, aimed at `target` (opens nothing yet)."""
+    factory = BACKENDS.get(name)
+    if factory is None:
+        known = "', '".join(BACKENDS)
+        raise ValueError(f"unknown backend {name!r}: expected '{known}'")
+    return factory(target)
+
+
+def execute(
+    backend: str,
+    target: Target,
+    phases: Sequence[Phase],
+    progress: Progress | None = None,
+    before_phase: BeforePhase | None = None,
+) -> list[list[RequestRecord]]:
+    """Run `phases` in order on `backend`, connections kept open across phases; one list of
+    records per phase, in request order."""
+    progress = progress or Progress()
+    runner = make_backend(backend, target)
+    results: list[list[RequestRecord]] = []
+    try:
+        for position, phase in enumerate(phases):
+            wanted = phase.schedule.connections_to_open(
+                len(phase.requests), UNCAPPED_WARM_CONNECTIONS
+            )
+            with contextlib.suppress(OSError):  # each request will record the failure to connect
+                runner.connect(wanted)
+            if before_phase is not None:
+                before_phase(position)
+            progress.reset(phase)
+            settler = Settler()
+            with no_gc():
+                records = runner.send(phase, progress, settler)
+            settler.settle_all()
+            results.append(all_sent(records, f"the {runner.name} backend"))
+    finally:
+        runner.close()
+    return results
