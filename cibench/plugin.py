@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import openai
 import pytest
 
 from cibench.config.matrix import RUN_TYPES, STAGES, RunType, Stage
@@ -18,6 +17,9 @@ from cibench.launch import Endpoint
 from cibench.plan import AccuracyItem, FunctionalItem, PerfItem, StageOff
 from cibench.postsession import PostSession
 from cibench.session import CibenchOptions, CibenchSession, RunContext
+
+if TYPE_CHECKING:
+    import openai
 
 SESSION_KEY = pytest.StashKey[CibenchSession]()
 PARAM_STAGES: dict[str, Stage] = {
@@ -337,7 +339,9 @@ def http_client(server: Endpoint) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def openai_client(server: Endpoint) -> Iterator[openai.OpenAI]:
-    """The official OpenAI client pointed at the server."""
+    """The official OpenAI client pointed at the server (imported on first use: it is slow)."""
+    import openai
+
     client = openai.OpenAI(base_url=server.api_base, api_key=server.api_key or "EMPTY")
     yield client
     client.close()

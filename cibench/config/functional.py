@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, get_args
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import Field, field_validator, model_validator
 
 from cibench.config.base import StrictModel
@@ -115,6 +113,10 @@ class Expectations(StrictModel):
     @classmethod
     def _schema_is_valid(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is not None:
+            # imported here: jsonschema costs every pytest run a third of a second otherwise
+            from jsonschema import Draft202012Validator
+            from jsonschema.exceptions import SchemaError
+
             try:
                 Draft202012Validator.check_schema(value)
             except SchemaError as exc:

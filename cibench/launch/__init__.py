@@ -1,17 +1,24 @@
-"""Launchers: start or reach a scenario's server and hand tests an `Endpoint`."""
+"""Launchers: start or reach a scenario's server and hand tests an `Endpoint`.
+
+`K8sLauncher` loads on first use: the kubernetes client takes a third of a second to import,
+and most runs never need it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cibench.config.scenario import Scenario
 from cibench.errors import LaunchError
 from cibench.launch.base import Endpoint, Launcher
 from cibench.launch.external import ExternalLauncher
-from cibench.launch.k8s import K8sLauncher
 from cibench.launch.local import LocalLauncher
+
+if TYPE_CHECKING:
+    from cibench.launch.k8s import K8sLauncher
 
 __all__ = [
     "Endpoint",
@@ -31,6 +38,8 @@ def make_launcher(scenario: Scenario, log_dir: Path, api_key: str | None = None)
     if scenario.mode == "external":
         return ExternalLauncher(scenario, api_key=api_key)
     if scenario.mode in ("k8s-hybrid", "k8s-pd"):
+        from cibench.launch.k8s import K8sLauncher
+
         return K8sLauncher(scenario, log_dir, api_key=api_key)
     raise LaunchError(f"scenario '{scenario.id}': unknown mode '{scenario.mode}'.")
 
@@ -45,3 +54,12 @@ def open_endpoint(
         yield launcher.start()
     finally:
         launcher.stop()
+
+
+def __getattr__(name: str) -> Any:
+    """`from cibench.launch import K8sLauncher` imports the kubernetes client only then."""
+    if name == "K8sLauncher":
+        from cibench.launch.k8s import K8sLauncher
+
+        return K8sLauncher
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -242,17 +242,3 @@ class Engine:
         if self._timing.jitter > 0.0:
             factor *= 1.0 + self._rng.uniform(-self._timing.jitter, self._timing.jitter)
         return seconds * factor
-
-
-@dataclass(slots=True)
-class FakeClock:
-    """A settable clock for driving the engine in tests and simulations."""
-
-    now_s: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now_s
-
-    def advance_to(self, t: float) -> None:
-        """Move time forward (never backwards)."""
-        self.now_s = max(self.now_s, t)

@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from cibench.sim.engine import Capacity, Engine, FakeClock, SeqState, Sequence, TimingModel
+from cibench.sim.engine import Capacity, Engine, SeqState, Sequence, TimingModel
+from tests.support.clock import FakeClock
 
 MS = 1e-3
 
