@@ -34,6 +34,7 @@ test: venv lint typecheck configs-lint unit
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/cibench dashboards --check
 
 format: venv

@@ -12,8 +12,8 @@ from cibench.accuracy.dataset import DatasetSource, load_dataset
 from cibench.accuracy.report import SampleResult
 from cibench.accuracy.sampler import ChatSampler, SamplerConfig
 from cibench.artifacts import AccuracyRow, ScenarioWriter, layout
+from cibench.client.endpoint import Endpoint
 from cibench.config.accuracy import AccuracyProfile
-from cibench.launch.base import Endpoint
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from cibench.client.endpoint import auth_headers
+
 # Statuses worth another try: the server may recover (overload, restart, gateway hiccup).
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 30.0
@@ -70,9 +72,7 @@ class ChatSampler:
         self._client: httpx.Client | None = None
 
     def __enter__(self) -> ChatSampler:
-        headers = {"Content-Type": "application/json"}
-        if self.config.api_key:
-            headers["Authorization"] = f"Bearer {self.config.api_key}"
+        headers = {"Content-Type": "application/json", **auth_headers(self.config.api_key)}
         threads = self.config.num_threads
         self._client = httpx.Client(
             headers=headers,

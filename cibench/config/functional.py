@@ -8,7 +8,7 @@ from typing import Any, Literal, get_args
 from pydantic import Field, field_validator, model_validator
 
 from cibench.config.base import StrictModel
-from cibench.functional.relations import parse_relation
+from cibench.config.relations import parse_relation
 
 Capability = Literal[
     "chat",

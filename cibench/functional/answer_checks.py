@@ -10,8 +10,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from cibench.config.functional import FunctionalCase
+from cibench.config.relations import evaluate, parse_relation
 from cibench.functional.answer import REASONING_KEYS, Answer, Choice, ToolCall
-from cibench.functional.relations import evaluate, parse_relation
 
 
 def expected_choice_count(api: str, request: Mapping[str, Any]) -> int:

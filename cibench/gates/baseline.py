@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 
 from cibench.artifacts import LoadPointKey, RunReader, RunResults, read_run
+from cibench.client.credentials import BasicAuth, redact_url, split_credentials
 from cibench.errors import BaselineMissing, CibenchError
 from cibench.gates.rules import Baseline, BaselinePoint, baseline_point
-from cibench.metrics.push import BasicAuth, redact_url, split_credentials
 
 PUSHGATEWAY_KEYWORD = "pushgateway"
 DEFAULT_TIMEOUT_S = 10.0

@@ -11,9 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cibench.client.endpoint import Endpoint
 from cibench.config.scenario import Scenario
 from cibench.errors import LaunchError
-from cibench.launch.base import Endpoint, Launcher
+from cibench.launch.base import Launcher
 from cibench.launch.external import ExternalLauncher
 from cibench.launch.local import LocalLauncher
 

@@ -1,32 +1,13 @@
-"""What every launcher hands to tests: the `Endpoint`, and the `Launcher` protocol."""
+"""The `Launcher` protocol: what starts or finds a server and hands tests an `Endpoint`."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Protocol
 
+from cibench.client.endpoint import Endpoint
 from cibench.config.scenario import Scenario
 from cibench.errors import LaunchError
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A reachable OpenAI-compatible server: where it is, which model name to ask for, the key."""
-
-    scenario: Scenario
-    base_url: str
-    model: str
-    api_key: str | None = field(default=None, repr=False)
-
-    @property
-    def api_base(self) -> str:
-        """The OpenAI base URL (`…/v1`)."""
-        return f"{self.base_url}/v1"
-
-    def headers(self) -> dict[str, str]:
-        """HTTP headers for every request: the bearer token when the scenario has a key."""
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
 
 class Launcher(Protocol):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import httpx
 
+from cibench.client.endpoint import Endpoint, auth_headers
 from cibench.config.scenario import AUTO_MODEL, Scenario
 from cibench.errors import LaunchError
-from cibench.launch.base import Endpoint, normalise_base_url, resolve_api_key
+from cibench.launch.base import normalise_base_url, resolve_api_key
 from cibench.launch.health import wait_healthy
 
 
@@ -31,7 +32,7 @@ class ExternalLauncher:
         result = wait_healthy(
             base_url,
             scenario.startup_timeout_seconds,
-            headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
+            headers=auth_headers(api_key),
         )
         if not result.healthy:
             raise LaunchError(
@@ -51,7 +52,7 @@ class ExternalLauncher:
 
 def discover_model(base_url: str, scenario_id: str, api_key: str | None) -> str:
     """The first model id that `GET /v1/models` lists, for scenarios whose model is `auto`."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    headers = auth_headers(api_key)
     try:
         response = httpx.get(f"{base_url}/v1/models", headers=headers, timeout=10.0)
         models = response.json().get("data", []) if response.status_code == 200 else []

@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from cibench.client.endpoint import Endpoint, auth_headers
 from cibench.config.scenario import AUTO_MODEL, Scenario
 from cibench.errors import LaunchError
-from cibench.launch.base import Endpoint, resolve_api_key
+from cibench.launch.base import resolve_api_key
 from cibench.launch.external import discover_model
 from cibench.launch.health import wait_healthy
 from cibench.launch.k8s_api import (
@@ -100,7 +101,7 @@ class K8sLauncher:
             result = wait_healthy(
                 base_url,
                 max(0.0, deadline - time.monotonic()),
-                headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
+                headers=auth_headers(api_key),
                 still_running=self._pod_failure,
             )
             if not result.healthy:

@@ -11,9 +11,10 @@ from collections import deque
 from pathlib import Path
 from typing import IO
 
+from cibench.client.endpoint import Endpoint, auth_headers
 from cibench.config.scenario import Scenario
 from cibench.errors import LaunchError
-from cibench.launch.base import Endpoint, resolve_api_key
+from cibench.launch.base import resolve_api_key
 from cibench.launch.command import render_command
 from cibench.launch.health import wait_healthy
 from cibench.launch.process import free_port, parent_death_signal
@@ -84,7 +85,7 @@ class LocalLauncher:
         result = wait_healthy(
             base_url,
             scenario.startup_timeout_seconds,
-            headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
+            headers=auth_headers(api_key),
             still_running=self._exit_description,
         )
         if not result.healthy:

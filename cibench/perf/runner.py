@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from cibench.artifacts import ScenarioWriter
+from cibench.client.endpoint import auth_headers
 from cibench.client.http1 import encode_request
 from cibench.client.record import RequestRecord
 from cibench.client.stream import PreparedRequest
@@ -100,7 +101,7 @@ def _prompts(
     target: RunTarget, profile: PerfProfile, point: LoadPoint, seeds: list[str], notes: list[str]
 ) -> tuple[list[SizedPrompt], str]:
     """Size every prompt; when the server cannot be asked, fall back to unmeasured prompts."""
-    headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+    headers = auth_headers(target.api_key)
     try:
         with httpx.Client(timeout=60.0, headers=headers) as client:
             counter = open_counter(
@@ -154,9 +155,11 @@ def _phases(
 ) -> tuple[Target, list[Phase], str]:
     """Size the prompts and encode every request (warmup first, then one phase per epoch)."""
     net, host_header, path = _target(target, profile)
-    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
-    if target.api_key:
-        headers["Authorization"] = f"Bearer {target.api_key}"
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream",
+        **auth_headers(target.api_key),
+    }
     seeds = [prompt_seed(profile, point, -1, i) for i in range(profile.warmup)]
     for epoch in range(profile.epochs):
         seeds += [prompt_seed(profile, point, epoch, i) for i in range(point.num_requests)]
@@ -207,7 +210,7 @@ def run_point(
     notes: list[str] = []
     net, phases, sizing = _phases(target, profile, point, notes)
     first_measured = 1 if profile.warmup else 0
-    auth = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+    auth = auth_headers(target.api_key)
     scrapes: dict[str, str | None] = {}
 
     def before(position: int) -> None:

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cibench.client.endpoint import Endpoint
 from cibench.config.accuracy import AccuracyProfile
 from cibench.config.scenario import Scenario
-from cibench.launch.base import Endpoint
 
 SIM_MODEL = "org/sim-model"
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from acc_support import SIM_MODEL
 
-from cibench.accuracy import command
+from cibench.cli import accuracy as command
 from cibench.accuracy.synthetic import write_csv
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from cibench.functional.relations import evaluate, parse_relation
+from cibench.config.relations import evaluate, parse_relation
 
 USAGE = {
     "prompt_tokens": 10,

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from cibench.artifacts import GatesFile, RunWriter, read_run
+from cibench.cli.common import load_settings, resolve_run_dir
 from cibench.gates.rules import evaluate
-from cibench.metrics.command import load_settings, resolve_run_dir
 from cibench.report.pipeline import (
     EXIT_GATE_FAILED,
     failing_gates_line,

@@ -13,12 +13,15 @@ from cibench.errors import CibenchError
 
 # subcommand -> (module implementing add_arguments/run, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "lint": ("cibench.lint", "validate every config (dry run) and print the expanded test plan"),
-    "perf": ("cibench.perf.command", "run a perf profile against a scenario, outside pytest"),
-    "accuracy": ("cibench.accuracy.command", "run an accuracy profile against a scenario"),
-    "push": ("cibench.metrics.command", "build metrics from a run directory and push them"),
-    "gate": ("cibench.gates.command", "evaluate the gates of a run directory against a baseline"),
-    "dashboards": ("cibench.dashboards_command", "generate the Grafana dashboard JSON"),
+    "lint": (
+        "cibench.cli.lint",
+        "validate every config (dry run) and print the expanded test plan",
+    ),
+    "perf": ("cibench.cli.perf", "run a perf profile against a scenario, outside pytest"),
+    "accuracy": ("cibench.cli.accuracy", "run an accuracy profile against a scenario"),
+    "push": ("cibench.cli.push", "build metrics from a run directory and push them"),
+    "gate": ("cibench.cli.gate", "evaluate the gates of a run directory against a baseline"),
+    "dashboards": ("cibench.cli.dashboards", "generate the Grafana dashboard JSON"),
 }
 
 
@@ -81,7 +84,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"cibench {command}: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 from cibench.artifacts import RunReader, read_run
-from cibench.config.loader import parse_model, read_yaml
-from cibench.config.settings import Settings
-from cibench.errors import CibenchError, ConfigError
+from cibench.cli.common import load_settings, resolve_run_dir
+from cibench.errors import CibenchError
 from cibench.gates.rules import Verdict
 from cibench.report.pipeline import (
     EXIT_PUSH_FAILED,
@@ -23,26 +22,6 @@ from cibench.report.pipeline import (
     push_run,
     write_metrics,
 )
-
-
-def load_settings(configs_dir: Path) -> Settings:
-    """`<configs_dir>/settings.yaml` (defaults when the file does not exist)."""
-    path = configs_dir / "settings.yaml"
-    if not path.exists():
-        return Settings()
-    problems: list[str] = []
-    settings = parse_model(path, read_yaml(path, problems), Settings, problems)
-    if problems or settings is None:
-        raise ConfigError(problems or [f"{path}: cannot read settings."])
-    return settings
-
-
-def resolve_run_dir(value: str, artifacts: str) -> Path:
-    """A run directory given as a path, or as a run id under the artifacts directory."""
-    path = Path(value)
-    if not (path / "session.json").exists() and (Path(artifacts) / value / "session.json").exists():
-        return Path(artifacts) / value
-    return path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,8 +11,8 @@ import difflib
 import sys
 from pathlib import Path
 
+from cibench.cli.common import load_settings
 from cibench.dashboards import DASHBOARD_PATH, render_dashboard
-from cibench.metrics.command import load_settings
 
 MAX_DIFF_LINES = 40
 
