@@ -66,6 +66,7 @@ class CibenchSession:
     _branch: str | None = None
     stages_seen: dict[str, list[Stage]] = field(default_factory=dict)
     plan_error: CibenchError | None = None
+    _api_keys: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
@@ -116,6 +117,18 @@ class CibenchSession:
             self._scenarios[scenario.id] = scenario
         return self._scenarios[name]
 
+    def use_scenario(self, scenario: Scenario, api_key: str | None = None) -> Scenario:
+        """Run a scenario the configs do not hold (a `--providers FILE` entry), with its key."""
+        self._scenarios[scenario.id] = scenario
+        self._api_keys[scenario.id] = api_key
+        return scenario
+
+    def api_key(self, scenario_id: str) -> str | None:
+        """The key a scenario's server expects: given with `use_scenario`, else providers.yaml."""
+        if scenario_id in self._api_keys:
+            return self._api_keys[scenario_id]
+        return self.configs.provider_api_key(scenario_id)
+
     def plans(self) -> list[ScenarioPlan]:
         """The expanded plan for the selected scenarios and run type."""
         if self._plans is None:
@@ -141,7 +154,7 @@ class CibenchSession:
     def pool(self) -> ServerPool:
         """The server pool (created on first use; closing it stops the running server)."""
         if self._pool is None:
-            self._pool = ServerPool(self.run_dir, self.facts(), self.configs.provider_api_key)
+            self._pool = ServerPool(self.run_dir, self.facts(), self.api_key)
         return self._pool
 
     def close_servers(self) -> None:

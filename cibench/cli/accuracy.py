@@ -1,4 +1,5 @@
-"""`cibench accuracy --scenario ID [--profile pr]`: one accuracy run outside pytest."""
+"""`cibench accuracy --scenario ID [--profile pr]`: one accuracy run outside pytest, through the
+same session and server pool as `pytest -m accuracy` (a complete run directory)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from pathlib import Path
 
 from cibench.accuracy.dataset import load_dataset
 from cibench.accuracy.runner import run_profile
+from cibench.cli.common import add_run_arguments, stage_run
 from cibench.config.loader import load_configs
 from cibench.errors import CibenchError, ConfigError
-from cibench.launch import open_endpoint
-from cibench.runinfo import new_run_id
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="pr",
         help="accuracy profile name (configs/tests/accuracy/NAME.yaml; default pr)",
     )
+    add_run_arguments(parser)
     parser.add_argument(
         "--dataset-path",
         type=Path,
@@ -48,10 +49,11 @@ def run(args: argparse.Namespace) -> int:
             absolute = str(Path(args.dataset_path).expanduser().resolve())
             profile = profile.model_copy(update={"dataset_path": absolute, "dataset_url": None})
         load_dataset(profile, configs.root)  # fail before starting a server that may load for long
-        stage_dir = Path(args.artifacts) / new_run_id() / scenario.id
-        stage_dir.mkdir(parents=True, exist_ok=True)
-        with open_endpoint(scenario, stage_dir) as endpoint:
-            outcome = run_profile(profile, endpoint, configs.root, stage_dir, args.profile)
+        with stage_run(args, "accuracy", scenario.id) as run:
+            print(f"run: {run.session.run_dir}", flush=True)
+            outcome = run_profile(
+                profile, run.endpoint, configs.root, run.writer.directory, args.profile
+            )
     except CibenchError as exc:
         print(f"cibench accuracy: {exc}", file=sys.stderr)
         return 2

@@ -1,12 +1,23 @@
-"""What several subcommands share: reading settings.yaml, finding a run directory."""
+"""What several subcommands share: reading settings.yaml, finding a run directory, and running a
+stage outside pytest through the same session and server pool as a pytest run."""
 
 from __future__ import annotations
 
+import argparse
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from cibench.artifacts import ScenarioWriter
+from cibench.client.endpoint import Endpoint
 from cibench.config.loader import parse_model, read_yaml
+from cibench.config.matrix import RUN_TYPES, RunType, Stage
+from cibench.config.scenario import Scenario
 from cibench.config.settings import Settings
 from cibench.errors import ConfigError
+from cibench.session import CibenchOptions, CibenchSession
 
 
 def load_settings(configs_dir: Path) -> Settings:
@@ -27,3 +38,63 @@ def resolve_run_dir(value: str, artifacts: str) -> Path:
     if not (path / "session.json").exists() and (Path(artifacts) / value / "session.json").exists():
         return Path(artifacts) / value
     return path
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--run-type` and `--run-id`, with the env vars pytest reads for them."""
+    parser.add_argument(
+        "--run-type",
+        choices=RUN_TYPES,
+        default=os.environ.get("CIBENCH_RUN_TYPE", "pr"),
+        help="run type written to session.json (default: pr, env CIBENCH_RUN_TYPE)",
+    )
+    parser.add_argument(
+        "--run-id",
+        default=os.environ.get("CIBENCH_RUN_ID"),
+        metavar="ID",
+        help="run id (default: a new timestamped id; env CIBENCH_RUN_ID)",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StageRun:
+    """A stage run outside pytest: the session, the server and where its results go."""
+
+    session: CibenchSession
+    scenario: Scenario
+    endpoint: Endpoint
+    writer: ScenarioWriter
+
+
+@contextmanager
+def stage_run(
+    args: argparse.Namespace,
+    stage: Stage,
+    scenario_name: str | None = None,
+    scenario: Scenario | None = None,
+    api_key: str | None = None,
+) -> Iterator[StageRun]:
+    """Start (or reach) the scenario's server through the session's server pool, as pytest
+    does: `run.json` is written when it starts, its end time when it stops, and `session.json`
+    at the end, so `cibench gate`, `cibench push` and the reports accept the run directory."""
+    run_type: RunType = args.run_type
+    options = CibenchOptions(
+        scenarios=None,
+        run_type=run_type,
+        configs_dir=Path(args.configs),
+        artifacts_dir=Path(args.artifacts),
+        run_id=args.run_id,
+    )
+    session = CibenchSession(options)
+    if scenario is None:
+        scenario = session.scenario(scenario_name or "")
+    else:
+        session.use_scenario(scenario, api_key)
+    session.record_stage(scenario.id, stage)
+    try:
+        endpoint = session.pool.endpoint(scenario)
+        writer = ScenarioWriter(session.pool.scenario_dir(scenario.id))
+        yield StageRun(session, scenario, endpoint, writer)
+    finally:
+        session.close_servers()
+        session.write_session_json()

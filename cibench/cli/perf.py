@@ -1,7 +1,9 @@
 """`cibench perf --scenario ID [--profile pr]`: run a perf profile outside pytest.
 
 Also `cibench perf --provider ID --providers FILE` for an acs-bench providers.yaml entry.
-Writes the same CSVs the pytest stage writes, under `<artifacts>/<run_id>/<id>/perf/`.
+Runs through the same session and server pool as `pytest -m perf`, so the run directory
+`<artifacts>/<run_id>/` is complete (`session.json`, `run.json`, the perf CSVs) and
+`cibench gate RUN` / `cibench push RUN` accept it.
 """
 
 from __future__ import annotations
@@ -10,15 +12,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from cibench.artifacts import ScenarioWriter
+from cibench.cli.common import add_run_arguments, stage_run
 from cibench.config.loader import load_configs, parse_model, read_yaml
 from cibench.config.perf import PerfProfile
 from cibench.config.providers import Providers
 from cibench.config.scenario import Scenario
 from cibench.errors import CibenchError, ConfigError
-from cibench.launch import open_endpoint
 from cibench.perf.runner import PointOutcome, RunTarget, run_point
-from cibench.runinfo import new_run_id
 
 __all__ = ["add_arguments", "run"]
 
@@ -39,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="pr",
         help="perf profile name (configs/tests/perf/profiles/NAME.yaml; default pr)",
     )
+    add_run_arguments(parser)
     parser.add_argument(
         "--backend",
         choices=["threading-pool", "asyncio"],
@@ -95,27 +96,30 @@ def run(args: argparse.Namespace) -> int:
         profile = _profile(configs.root, configs.perf_profiles, args.profile)
         if args.backend:
             profile = profile.model_copy(update={"backend": args.backend})
+        scenario: Scenario | None = None
         api_key: str | None = None
         if args.provider:
             scenario, api_key = _provider(
                 args.providers or configs.root / "providers.yaml", args.provider
             )
-        else:
-            scenario = configs.scenario(args.scenario)
-            api_key = configs.provider_api_key(args.scenario)
-        stage_dir = Path(args.artifacts) / new_run_id() / scenario.id
-        stage_dir.mkdir(parents=True, exist_ok=True)
         failed = 0
-        with open_endpoint(scenario, stage_dir, api_key=api_key) as endpoint:
+        outcome: PointOutcome | None = None
+        with stage_run(args, "perf", args.scenario, scenario, api_key) as run:
+            endpoint = run.endpoint
+            print(f"run: {run.session.run_dir}", flush=True)
             target = RunTarget(
-                endpoint.base_url, endpoint.model, scenario.id, scenario.id, endpoint.api_key
+                endpoint.base_url,
+                endpoint.model,
+                run.scenario.id,
+                run.scenario.id,
+                endpoint.api_key,
             )
             for point in profile.load_points():
                 outcome = run_point(
                     target,
                     profile,
                     point,
-                    ScenarioWriter(stage_dir),
+                    run.writer,
                     report=lambda text: print(f"  {text}", flush=True),
                 )
                 problems = outcome.problems(profile.max_failure_ratio)
@@ -126,5 +130,6 @@ def run(args: argparse.Namespace) -> int:
     except CibenchError as exc:
         print(f"cibench perf: {exc}", file=sys.stderr)
         return 2
-    print(f"summary: {outcome.summary_csv}")
+    if outcome is not None:
+        print(f"summary: {outcome.summary_csv}")
     return 1 if failed else 0

@@ -10,8 +10,9 @@ import pytest
 import yaml
 from acc_support import SIM_MODEL
 
-from cibench.cli import accuracy as command
 from cibench.accuracy.synthetic import write_csv
+from cibench.artifacts import read_run
+from cibench.cli import accuracy as command
 
 
 def make_configs(root: Path, base_url: str) -> Path:
@@ -60,6 +61,13 @@ def test_passing_run_prints_the_verdict_and_writes_files(
     [json_path] = (tmp_path / "artifacts").glob("*/sim/accuracy/gpqa_org_sim-model_*.json")
     assert json.loads(json_path.read_text())["n_samples"] == 5
     assert len(list((tmp_path / "artifacts").glob("*/sim/accuracy.csv"))) == 1
+    # a complete run directory, as a pytest session leaves it
+    [run_dir] = (tmp_path / "artifacts").iterdir()
+    run = read_run(run_dir)
+    [scenario] = run.scenarios
+    assert scenario.expected_stages == ("accuracy",)
+    assert scenario.run_json_found
+    assert scenario.has_results("accuracy")
 
 
 def test_score_below_threshold_exits_1(
