@@ -59,7 +59,10 @@ def test_slow_start_reports_503_then_200() -> None:
     with run_simulator(*FAST, "--slow-start-seconds", "1.0", wait_healthy=False) as url:
         assert httpx.get(f"{url}/health").status_code == 503
         time.sleep(1.1)
-        assert httpx.get(f"{url}/health").status_code == 200
+        deadline = time.monotonic() + 10.0  # a busy host may answer late, never early
+        while httpx.get(f"{url}/health").status_code != 200:
+            assert time.monotonic() < deadline, "still not healthy 10 s after slow start"
+            time.sleep(0.05)
 
 
 def test_crash_after_n_requests_exits_the_process() -> None:
@@ -68,9 +71,11 @@ def test_crash_after_n_requests_exits_the_process() -> None:
             r = httpx.post(f"{url}/v1/completions",
                            json={"model": MODEL, "prompt": "x", "max_tokens": 2})  # fmt: skip
             assert r.status_code == 200
-        time.sleep(0.5)
-        with pytest.raises(httpx.TransportError):
-            httpx.get(f"{url}/health", timeout=1.0)
+        deadline = time.monotonic() + 10.0  # the exit may take a moment on a busy host
+        with pytest.raises(httpx.TransportError):  # noqa: PT012
+            while time.monotonic() < deadline:
+                httpx.get(f"{url}/health", timeout=1.0)
+                time.sleep(0.05)
 
 
 def test_stalled_stream_goes_silent_half_way() -> None:
@@ -83,7 +88,7 @@ def test_stalled_stream_goes_silent_half_way() -> None:
                     stamps.append(time.perf_counter())
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert max(gaps) >= 0.55
-    assert sorted(gaps)[-2] < 0.1  # only one long silence
+    assert sorted(gaps)[-2] < 0.5  # only one silence as long as the stall
 
 
 def test_slowdown_scales_latency() -> None:

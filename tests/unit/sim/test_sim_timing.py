@@ -1,4 +1,9 @@
-"""Client-visible timing, batching and preemption (loose bounds; exact figures: benchmarks/)."""
+"""Client-visible timing, batching and preemption.
+
+Bounds a busy host cannot break: the simulator never answers faster than configured, a busy
+host only adds time; counts are read once the state they describe has been reached. Exact
+figures come from `benchmarks/sim_capacity.py`.
+"""
 
 from __future__ import annotations
 
@@ -57,9 +62,9 @@ def test_single_stream_ttft_and_itl_match_configuration() -> None:
         results = asyncio.run(run(url))
     ttfts = [r[0] for r in results]
     gaps = [g for r in results for g in r[1]]
-    assert 0.029 <= statistics.median(ttfts) <= 0.040
-    # absolute deadlines: the average gap is exact even where single wake-ups are noisy
-    assert abs(statistics.mean(gaps) - 0.008) < 0.0005
+    assert 0.029 <= statistics.median(ttfts) < 0.3
+    # absolute deadlines: late wake-ups catch up, so the average gap is never below 8 ms
+    assert 0.0075 <= statistics.mean(gaps) < 0.05
     assert all(r[2] == 20 for r in results)
 
 
@@ -79,20 +84,23 @@ def test_prefill_time_grows_with_prompt_tokens() -> None:
         short, long = asyncio.run(run(url))
         count = httpx.post(f"{url}/tokenize", json={"prompt": long_prompt}).json()["count"]
     expected = (count - 1) * 0.1e-3
-    assert abs((long - short) - expected) < 0.005
+    assert long - short > expected / 2
 
 
 def test_inter_token_time_grows_with_running_streams() -> None:
-    flags = ("--prefill-base-ms", "1", "--itl-base-ms", "2", "--itl-per-running-seq-ms", "1")
+    flags = ("--prefill-base-ms", "1", "--itl-base-ms", "1", "--itl-per-running-seq-ms", "3")
 
-    async def run(url: str) -> float:
+    async def run(url: str, streams: int) -> float:
         async with httpx.AsyncClient(base_url=url) as client:
-            results = await asyncio.gather(*(timed_stream(client, 40) for _ in range(6)))
-        return statistics.median(g for r in results for g in r[1])
+            results = await asyncio.gather(*(timed_stream(client, 40) for _ in range(streams)))
+        return statistics.mean(g for r in results for g in r[1])
 
     with run_simulator("--model", MODEL, *flags) as url:
-        median_gap = asyncio.run(run(url))
-    assert 0.0065 < median_gap < 0.0095  # 2 ms + 1 ms x 6 running
+        alone = asyncio.run(run(url, 1))
+        crowded = asyncio.run(run(url, 6))
+    # 1 ms + 3 ms per running stream: 4 ms alone, up to 19 ms among six
+    assert alone > 0.003  # a late first chunk shortens the mean a little, never by 1 ms
+    assert crowded > alone * 2
 
 
 def test_max_num_seqs_queues_requests_visibly_in_metrics() -> None:
@@ -101,15 +109,22 @@ def test_max_num_seqs_queues_requests_visibly_in_metrics() -> None:
     async def run(url: str) -> tuple[str, list[tuple[float, list[float], int]]]:
         async with httpx.AsyncClient(base_url=url) as client:
             streams = asyncio.gather(*(timed_stream(client, 20) for _ in range(6)))
-            await asyncio.sleep(0.05)
-            during = (await client.get("/metrics")).text
+            during = ""
+            deadline = time.monotonic() + 10.0
+            # read the counts once requests queue up (when that is depends on the host)
+            while time.monotonic() < deadline:
+                during = (await client.get("/metrics")).text
+                if metric(during, "vllm:num_requests_waiting") > 0:
+                    break
+                await asyncio.sleep(0.01)
             return during, await streams
 
     with run_simulator("--model", MODEL, *flags) as url:
         during, results = asyncio.run(run(url))
         after = httpx.get(f"{url}/metrics").text
-    assert metric(during, "vllm:num_requests_running") == 2
-    assert metric(during, "vllm:num_requests_waiting") == 4
+    assert metric(during, "vllm:num_requests_waiting") > 0
+    assert metric(during, "vllm:num_requests_running") == 2  # queued because the batch is full
+    assert metric(during, "vllm:num_requests_waiting") <= 4
     ttfts = sorted(r[0] for r in results)
     assert ttfts[-1] > 0.18  # the last pair waited for two batches of 20 tokens x 5 ms
     assert metric(after, "vllm:request_queue_time_seconds_sum") > 0.3
