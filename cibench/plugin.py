@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from cibench.config.matrix import RUN_TYPES, STAGES, RunType, Stage
+from cibench.config.matrix import STAGES, Stage
+from cibench.config.options import BY_FIELD, OPTIONS, CibenchOptions, resolve_options
 from cibench.config.scenario import Scenario
 from cibench.errors import CibenchError, ConfigError
 from cibench.launch import Endpoint
 from cibench.plan import AccuracyItem, FunctionalItem, PerfItem, StageOff
 from cibench.postsession import PostSession
-from cibench.session import CibenchOptions, CibenchSession, RunContext
+from cibench.session import CibenchSession, RunContext
 
 if TYPE_CHECKING:
     import openai
@@ -27,19 +29,22 @@ PARAM_STAGES: dict[str, Stage] = {
     "perf_point": "perf",
     "accuracy_run": "accuracy",
 }
+FLAGS = (
+    "--run-type",
+    "--configs",
+    "--artifacts",
+    "--pushgateway",
+    "--baseline",
+    "--run-id",
+    "--metric-prefix",
+)
+"""The options of `cibench.config.options.OPTIONS` that pytest takes (`--instance` is the
+env var's alone here)."""
 MARKERS = {
     "functional": "API conformance cases from configs/tests/functional/ (cibench)",
     "perf": "load points from the scenario's perf profile (cibench)",
     "accuracy": "simple-evals GPQA from the scenario's accuracy profile (cibench)",
 }
-
-
-def _run_type(value: str) -> RunType:
-    if value not in RUN_TYPES:
-        raise pytest.UsageError(
-            f"--run-type: expected one of {', '.join(RUN_TYPES)}, got {value!r}"
-        )
-    return value
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,37 +60,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--run-type",
-        default=os.environ.get("CIBENCH_RUN_TYPE", "pr"),
+        default=None,
         metavar="pr|daily",
         help="which matrix column to run; daily also pushes "
         "metrics (default: pr, env CIBENCH_RUN_TYPE)",
     )
     group.addoption(
         "--configs",
-        default=os.environ.get("CIBENCH_CONFIGS"),
+        default=None,
         metavar="DIR",
         help="configs directory (default: ./configs, env CIBENCH_CONFIGS)",
     )
     group.addoption(
         "--artifacts",
-        default=os.environ.get("CIBENCH_ARTIFACTS"),
+        default=None,
         metavar="DIR",
         help="where run directories go (default: settings.yaml artifacts_dir, "
         "env CIBENCH_ARTIFACTS)",
     )
     group.addoption(
         "--pushgateway",
-        default=os.environ.get("CIBENCH_PUSHGATEWAY_URL"),
+        default=None,
         metavar="URL",
         help="Pushgateway for daily runs (default: settings.yaml "
         "pushgateway_url, env CIBENCH_PUSHGATEWAY_URL)",
     )
     group.addoption(
         "--baseline",
-        default=os.environ.get("CIBENCH_BASELINE"),
+        default=None,
         metavar="SRC",
         help="regression baseline: a previous run directory, or 'pushgateway' to "
-        "read the daily group back (default: settings.yaml baseline)",
+        "read the daily group back (default: settings.yaml baseline, env CIBENCH_BASELINE)",
     )
     group.addoption(
         "--no-gates",
@@ -95,15 +100,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--run-id",
-        default=os.environ.get("CIBENCH_RUN_ID"),
+        default=None,
         metavar="ID",
         help="run id (default: a new timestamped id; env CIBENCH_RUN_ID)",
     )
     group.addoption(
         "--metric-prefix",
-        default=os.environ.get("CIBENCH_METRIC_PREFIX"),
+        default=None,
         metavar="PREFIX",
-        help="metric name prefix, may be empty (default: settings.yaml metric_prefix)",
+        help="metric name prefix, may be empty (default: settings.yaml metric_prefix, "
+        "env CIBENCH_METRIC_PREFIX)",
     )
     group.addoption(
         "--model",
@@ -115,23 +121,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _options(config: pytest.Config) -> CibenchOptions:
-    configs = config.getoption("--configs")
-    if configs is None:
-        configs = "configs" if Path("configs").is_dir() else str(config.rootpath / "configs")
-    artifacts = config.getoption("--artifacts")
-    return CibenchOptions(
-        scenarios=config.getoption("--scenario"),
-        run_type=_run_type(config.getoption("--run-type")),
-        configs_dir=Path(configs),
-        artifacts_dir=Path(artifacts) if artifacts else None,
-        pushgateway_url=config.getoption("--pushgateway"),
-        baseline=config.getoption("--baseline"),
-        gates_enabled=not config.getoption("--no-gates"),
-        run_id=getattr(config, "workerinput", {}).get("cibench_run_id")
-        or config.getoption("--run-id"),
-        metric_prefix=config.getoption("--metric-prefix"),
-        model=config.getoption("--model"),
-    )
+    given = {
+        option.field: config.getoption(option.flag) for option in OPTIONS if option.flag in FLAGS
+    }
+    # xdist workers take the controller's run id, so that all write to one run directory
+    given["run_id"] = getattr(config, "workerinput", {}).get("cibench_run_id") or given["run_id"]
+    try:
+        options = resolve_options(
+            given,
+            os.environ,
+            scenarios=config.getoption("--scenario"),
+            gates_enabled=not config.getoption("--no-gates"),
+            model=config.getoption("--model"),
+        )
+    except ConfigError as exc:
+        raise pytest.UsageError("\n".join(exc.problems)) from exc
+    if given["configs_dir"] is None and BY_FIELD["configs_dir"].env not in os.environ:
+        default = Path("configs") if Path("configs").is_dir() else config.rootpath / "configs"
+        options = replace(options, configs_dir=default)
+    return options
 
 
 def _is_xdist_worker(config: pytest.Config) -> bool:

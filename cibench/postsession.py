@@ -48,10 +48,10 @@ class PostSession:
                 self.session.settings,
                 PostSessionOptions(
                     run_type=options.run_type,
-                    pushgateway_url=options.pushgateway_url
-                    or self.session.settings.pushgateway_url,
-                    baseline=options.baseline or self.session.settings.baseline,
+                    pushgateway_url=options.pushgateway_or(self.session.settings),
+                    baseline=options.baseline_or(self.session.settings),
                     gates_enabled=options.gates_enabled,
+                    instance=options.instance,
                 ),
             )
         except CibenchError as exc:

@@ -1,4 +1,4 @@
-"""`CibenchSession`: one pytest run's state — options, configs, plan, servers, post-session."""
+"""`CibenchSession`: one run's state — options, configs, plan, servers, post-session."""
 
 from __future__ import annotations
 
@@ -10,28 +10,13 @@ from cibench.artifacts import RunWriter, SessionFile, SessionScenario
 from cibench.artifacts.files import STAGE_ORDER
 from cibench.config.loader import ConfigSet, load_configs
 from cibench.config.matrix import RunType, Stage
+from cibench.config.options import CibenchOptions
 from cibench.config.scenario import Scenario
 from cibench.config.settings import Settings
 from cibench.errors import CibenchError
 from cibench.plan import ScenarioPlan, build_plan
 from cibench.runinfo import detect_branch, detect_commit, new_run_id, utc_now_iso
 from cibench.servers import RunFacts, ServerPool
-
-
-@dataclass(frozen=True)
-class CibenchOptions:
-    """The run's options after pytest options, env vars and settings.yaml are merged."""
-
-    scenarios: list[str] | None = None
-    run_type: RunType = "pr"
-    configs_dir: Path = Path("configs")
-    artifacts_dir: Path | None = None
-    pushgateway_url: str | None = None
-    baseline: str | None = None
-    gates_enabled: bool = True
-    run_id: str | None = None
-    metric_prefix: str | None = None
-    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,16 +69,12 @@ class CibenchSession:
     @property
     def settings(self) -> Settings:
         """settings.yaml with the run's overrides applied."""
-        settings = self.configs.settings
-        if self.options.metric_prefix is not None:
-            settings = settings.model_copy(update={"metric_prefix": self.options.metric_prefix})
-        return settings
+        return self.options.settings_with_overrides(self.configs.settings)
 
     @property
     def run_dir(self) -> Path:
         """`artifacts/<run_id>/`."""
-        base = self.options.artifacts_dir or Path(self.configs.settings.artifacts_dir)
-        return base / self.run_id
+        return self.options.artifacts_or(self.configs.settings) / self.run_id
 
     def scenario_ids(self) -> list[str]:
         """The selected scenario ids: `--scenario` values, else settings' default scenarios."""

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Protocol, cast
 
 from cibench import __version__
+from cibench.config.options import env_help
 from cibench.errors import CibenchError
 
 # subcommand -> (module implementing add_arguments/run, one-line help)
@@ -55,13 +56,17 @@ def build_subparser(name: str) -> tuple[argparse.ArgumentParser, Subcommand]:
     module = _load(module_name)
     parser = argparse.ArgumentParser(prog=f"cibench {name}", description=help_text)
     parser.add_argument(
-        "--configs", default="configs", metavar="DIR", help="configs directory (default: configs)"
+        "--configs",
+        default=None,
+        metavar="DIR",
+        help=f"configs directory (default: configs, {env_help('configs_dir')})",
     )
     parser.add_argument(
         "--artifacts",
-        default="artifacts",
+        default=None,
         metavar="DIR",
-        help="artifacts directory (default: artifacts)",
+        help="where run directories are (default: settings.yaml artifacts_dir, "
+        f"{env_help('artifacts_dir')})",
     )
     module.add_arguments(parser)
     return parser, module

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cibench.accuracy.dataset import load_dataset
 from cibench.accuracy.runner import run_profile
-from cibench.cli.common import add_run_arguments, stage_run
+from cibench.cli.common import add_run_arguments, cli_options, stage_run
 from cibench.config.loader import load_configs
 from cibench.errors import CibenchError, ConfigError
 
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Start or reach the scenario, run the profile, print the verdict: 0 pass, 1 below, 2 error."""
     try:
-        configs = load_configs(Path(args.configs))
+        configs = load_configs(cli_options(args).configs_dir)
         scenario = configs.scenario(args.scenario)
         profile = configs.accuracy_profiles.get(args.profile)
         if profile is None:

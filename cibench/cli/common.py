@@ -13,11 +13,12 @@ from pathlib import Path
 from cibench.artifacts import ScenarioWriter
 from cibench.client.endpoint import Endpoint
 from cibench.config.loader import parse_model, read_yaml
-from cibench.config.matrix import RUN_TYPES, RunType, Stage
+from cibench.config.matrix import RUN_TYPES, Stage
+from cibench.config.options import CibenchOptions, env_help, resolve_options
 from cibench.config.scenario import Scenario
 from cibench.config.settings import Settings
 from cibench.errors import ConfigError
-from cibench.session import CibenchOptions, CibenchSession
+from cibench.session import CibenchSession
 
 
 def load_settings(configs_dir: Path) -> Settings:
@@ -32,7 +33,7 @@ def load_settings(configs_dir: Path) -> Settings:
     return settings
 
 
-def resolve_run_dir(value: str, artifacts: str) -> Path:
+def resolve_run_dir(value: str, artifacts: Path) -> Path:
     """A run directory given as a path, or as a run id under the artifacts directory."""
     path = Path(value)
     if not (path / "session.json").exists() and (Path(artifacts) / value / "session.json").exists():
@@ -40,19 +41,38 @@ def resolve_run_dir(value: str, artifacts: str) -> Path:
     return path
 
 
+def cli_options(args: argparse.Namespace) -> CibenchOptions:
+    """The subcommand's options: its arguments, then the `CIBENCH_*` env vars (as pytest)."""
+    given = {
+        "configs_dir": args.configs,
+        "artifacts_dir": args.artifacts,
+        "run_type": getattr(args, "run_type", None),
+        "run_id": getattr(args, "run_id", None),
+        "pushgateway_url": getattr(args, "pushgateway", None),
+        "baseline": getattr(args, "baseline", None),
+        "instance": getattr(args, "instance", None),
+    }
+    return resolve_options(given, os.environ)
+
+
+def cli_settings(options: CibenchOptions) -> Settings:
+    """settings.yaml of the options' configs directory, with `CIBENCH_METRIC_PREFIX` applied."""
+    return options.settings_with_overrides(load_settings(options.configs_dir))
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """`--run-type` and `--run-id`, with the env vars pytest reads for them."""
     parser.add_argument(
         "--run-type",
         choices=RUN_TYPES,
-        default=os.environ.get("CIBENCH_RUN_TYPE", "pr"),
-        help="run type written to session.json (default: pr, env CIBENCH_RUN_TYPE)",
+        default=None,
+        help=f"run type written to session.json (default: pr, {env_help('run_type')})",
     )
     parser.add_argument(
         "--run-id",
-        default=os.environ.get("CIBENCH_RUN_ID"),
+        default=None,
         metavar="ID",
-        help="run id (default: a new timestamped id; env CIBENCH_RUN_ID)",
+        help=f"run id (default: a new timestamped id; {env_help('run_id')})",
     )
 
 
@@ -77,15 +97,7 @@ def stage_run(
     """Start (or reach) the scenario's server through the session's server pool, as pytest
     does: `run.json` is written when it starts, its end time when it stops, and `session.json`
     at the end, so `cibench gate`, `cibench push` and the reports accept the run directory."""
-    run_type: RunType = args.run_type
-    options = CibenchOptions(
-        scenarios=None,
-        run_type=run_type,
-        configs_dir=Path(args.configs),
-        artifacts_dir=Path(args.artifacts),
-        run_id=args.run_id,
-    )
-    session = CibenchSession(options)
+    session = CibenchSession(cli_options(args))
     if scenario is None:
         scenario = session.scenario(scenario_name or "")
     else:

@@ -11,7 +11,7 @@ import difflib
 import sys
 from pathlib import Path
 
-from cibench.cli.common import load_settings
+from cibench.cli.common import cli_options, cli_settings
 from cibench.dashboards import DASHBOARD_PATH, render_dashboard
 
 MAX_DIFF_LINES = 40
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the dashboard with the settings' metric prefix as the variable's default."""
-    settings = load_settings(Path(args.configs))
+    settings = cli_settings(cli_options(args))
     text = render_dashboard(settings.metric_prefix)
     path: Path = args.output
     if not args.check:

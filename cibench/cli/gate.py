@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from pathlib import Path
 
 from cibench.artifacts import GatesFile, RunWriter, read_run
-from cibench.cli.common import load_settings, resolve_run_dir
+from cibench.cli.common import cli_options, cli_settings, resolve_run_dir
 from cibench.gates.rules import evaluate
 from cibench.report.pipeline import (
     EXIT_GATE_FAILED,
@@ -35,24 +34,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--baseline",
         metavar="SRC",
         help="a Pushgateway URL, `pushgateway` (the configured one), a previous run directory or "
-        "an artifacts root (default: settings baseline)",
+        "an artifacts root (default: settings baseline, env CIBENCH_BASELINE)",
     )
     parser.add_argument(
-        "--pushgateway", metavar="URL", help="Pushgateway URL for `--baseline pushgateway`"
+        "--pushgateway",
+        metavar="URL",
+        help="Pushgateway URL for `--baseline pushgateway` (env CIBENCH_PUSHGATEWAY_URL)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate the gates against the baseline, print the table, rewrite gates.json."""
-    settings = load_settings(Path(args.configs))
-    run_dir = resolve_run_dir(args.run_dir, args.artifacts)
+    options = cli_options(args)
+    settings = cli_settings(options)
+    run_dir = resolve_run_dir(args.run_dir, options.artifacts_or(settings))
     results = read_run(run_dir)
-    source = args.baseline or settings.baseline
+    source = options.baseline_or(settings)
     baseline, baseline_line = resolve_baseline(
         results,
         settings,
         source,
-        pushgateway_url=args.pushgateway or settings.pushgateway_url,
+        pushgateway_url=options.pushgateway_or(settings),
         environ=os.environ,
     )
     verdicts = evaluate(results, baseline, settings.gates)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
+from cibench.cli.common import cli_options
 from cibench.config.loader import ConfigSet, load_configs_collecting
 from cibench.config.matrix import RUN_TYPES, STAGES
 from cibench.plan import ScenarioPlan, plan_scenario
@@ -82,7 +82,7 @@ def print_report(
 
 
 def run(args: argparse.Namespace) -> int:
-    configs, problems = load_configs_collecting(Path(args.configs))
+    configs, problems = load_configs_collecting(cli_options(args).configs_dir)
     plans = expanded_plan(configs) if configs.root.is_dir() else []
     if args.json:
         json.dump(

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cibench.cli.common import add_run_arguments, stage_run
+from cibench.cli.common import add_run_arguments, cli_options, stage_run
 from cibench.config.loader import load_configs, parse_model, read_yaml
 from cibench.config.perf import PerfProfile
 from cibench.config.providers import Providers
@@ -92,7 +92,7 @@ def _line(outcome: PointOutcome) -> str:
 def run(args: argparse.Namespace) -> int:
     """Start or reach the target, run every load point: 0 all pass, 1 some fail, 2 error."""
     try:
-        configs = load_configs(Path(args.configs))
+        configs = load_configs(cli_options(args).configs_dir)
         profile = _profile(configs.root, configs.perf_profiles, args.profile)
         if args.backend:
             profile = profile.model_copy(update={"backend": args.backend})

@@ -10,10 +10,9 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 from cibench.artifacts import RunReader, read_run
-from cibench.cli.common import load_settings, resolve_run_dir
+from cibench.cli.common import cli_options, cli_settings, resolve_run_dir
 from cibench.errors import CibenchError
 from cibench.gates.rules import Verdict
 from cibench.report.pipeline import (
@@ -32,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a run directory (artifacts/<run_id>) or run id",
     )
     parser.add_argument(
-        "--pushgateway", metavar="URL", help="Pushgateway URL (default: settings pushgateway_url)"
+        "--pushgateway",
+        metavar="URL",
+        help="Pushgateway URL (default: settings pushgateway_url, env CIBENCH_PUSHGATEWAY_URL)",
     )
     parser.add_argument(
         "--instance",
@@ -45,19 +46,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Rebuild the run's metrics (gate results from its gates.json) and PUT them per scenario."""
-    settings = load_settings(Path(args.configs))
-    run_dir = resolve_run_dir(args.run_dir, args.artifacts)
+    options = cli_options(args)
+    settings = cli_settings(options)
+    run_dir = resolve_run_dir(args.run_dir, options.artifacts_or(settings))
     results = read_run(run_dir)
     if results.run_type != "daily" and not args.force:
         raise CibenchError(
             f"{run_dir}: a '{results.run_type}' run; only daily runs are pushed, because a push "
             "replaces the scenario's daily group. Pass --force to push it anyway."
         )
-    url = args.pushgateway or settings.pushgateway_url
+    url = options.pushgateway_or(settings)
     if not url:
         raise CibenchError(
             "no Pushgateway: pass --pushgateway URL or set pushgateway_url in "
-            f"{Path(args.configs) / 'settings.yaml'}."
+            f"{options.configs_dir / 'settings.yaml'}."
         )
     now_s = time.time()
     gates = RunReader(run_dir).gates()
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         verdicts,
         settings,
         url,
-        instance=push_instance(args.instance, os.environ),
+        instance=push_instance(options.instance, os.environ),
         environ=os.environ,
         now_s=now_s,
     )

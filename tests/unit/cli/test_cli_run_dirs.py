@@ -52,9 +52,12 @@ def test_gate_against_itself_passes(perf_run: Path, capsys: pytest.CaptureFixtur
     assert {v.delta for v in regression} == {0.0}
 
 
-def test_push_sends_the_run(perf_run: Path, pushgateway: str) -> None:
-    argv = ["push", str(perf_run), "--configs", str(CONFIGS), "--pushgateway", pushgateway]
-    assert main(argv) == 0
+def test_push_sends_the_run(
+    perf_run: Path, pushgateway: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the same env var as under pytest names the gateway
+    monkeypatch.setenv("CIBENCH_PUSHGATEWAY_URL", pushgateway)
+    assert main(["push", str(perf_run), "--configs", str(CONFIGS)]) == 0
     groups = httpx.get(f"{pushgateway}/api/v1/metrics", timeout=5).json()["data"]
     [group] = [g for g in groups if g["labels"].get("scenario") == "local-sim"]
     assert "vllm_cibench_ttft_seconds" in group

@@ -1,0 +1,106 @@
+"""The run's options, resolved once: command line > environment variable > settings.yaml.
+
+pytest (`cibench.plugin`) and every `cibench` subcommand build `CibenchOptions` with
+`resolve_options`, so the same `CIBENCH_*` variables work everywhere. What settings.yaml
+supplies when neither is given is applied by the `*_or` methods, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from cibench.config.matrix import RUN_TYPES, RunType
+from cibench.config.settings import Settings
+from cibench.errors import ConfigError
+
+
+class Option(NamedTuple):
+    """One option: its `CibenchOptions` field, its command-line flag and its env var."""
+
+    field: str
+    flag: str
+    env: str
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("run_type", "--run-type", "CIBENCH_RUN_TYPE"),
+    Option("configs_dir", "--configs", "CIBENCH_CONFIGS"),
+    Option("artifacts_dir", "--artifacts", "CIBENCH_ARTIFACTS"),
+    Option("pushgateway_url", "--pushgateway", "CIBENCH_PUSHGATEWAY_URL"),
+    Option("baseline", "--baseline", "CIBENCH_BASELINE"),
+    Option("run_id", "--run-id", "CIBENCH_RUN_ID"),
+    Option("metric_prefix", "--metric-prefix", "CIBENCH_METRIC_PREFIX"),
+    Option("instance", "--instance", "CIBENCH_INSTANCE"),
+)
+"""Every option that has an env var. Help texts name the env var with `env_help`."""
+BY_FIELD = {option.field: option for option in OPTIONS}
+
+
+def env_help(field: str) -> str:
+    """`env CIBENCH_X`, for an option's help text."""
+    return f"env {BY_FIELD[field].env}"
+
+
+@dataclass(frozen=True)
+class CibenchOptions:
+    """The run's options after the command line and env vars are merged (settings.yaml is
+    applied by the `*_or` methods where a value is still None)."""
+
+    scenarios: list[str] | None = None
+    run_type: RunType = "pr"
+    configs_dir: Path = Path("configs")
+    artifacts_dir: Path | None = None
+    pushgateway_url: str | None = None
+    baseline: str | None = None
+    gates_enabled: bool = True
+    run_id: str | None = None
+    metric_prefix: str | None = None
+    model: str | None = None
+    instance: str | None = None
+    """Pushgateway grouping-key `instance`; None = this machine's hostname."""
+
+    def pushgateway_or(self, settings: Settings) -> str | None:
+        """The Pushgateway URL: given, else settings.yaml `pushgateway_url`."""
+        return self.pushgateway_url or settings.pushgateway_url
+
+    def baseline_or(self, settings: Settings) -> str | None:
+        """The baseline source: given, else settings.yaml `baseline`."""
+        return self.baseline or settings.baseline
+
+    def artifacts_or(self, settings: Settings) -> Path:
+        """Where run directories go: given, else settings.yaml `artifacts_dir`."""
+        return self.artifacts_dir or Path(settings.artifacts_dir)
+
+    def settings_with_overrides(self, settings: Settings) -> Settings:
+        """settings.yaml with the options that override it (`metric_prefix`) applied."""
+        if self.metric_prefix is None:
+            return settings
+        return settings.model_copy(update={"metric_prefix": self.metric_prefix})
+
+
+def resolve_options(
+    given: Mapping[str, Any], environ: Mapping[str, str], **fixed: Any
+) -> CibenchOptions:
+    """Options from command-line values (`given`, by field; None = not given), then `environ`.
+
+    `fixed` holds options without an env var (`scenarios`, `model`, `gates_enabled`).
+    Raises `ConfigError` for a run type that does not exist, naming where it came from.
+    """
+    values: dict[str, Any] = dict(fixed)
+    for option in OPTIONS:
+        value = given.get(option.field)
+        if value is None:
+            value = environ.get(option.env)  # set but empty counts: an empty metric prefix
+        if value is not None:
+            values[option.field] = value
+    run_type = values.get("run_type", "pr")
+    if run_type not in RUN_TYPES:
+        where = "--run-type" if given.get("run_type") is not None else "CIBENCH_RUN_TYPE"
+        raise ConfigError([f"{where}: expected one of {', '.join(RUN_TYPES)}, got {run_type!r}"])
+    for field in ("configs_dir", "artifacts_dir"):
+        if field in values:
+            values[field] = Path(values[field])
+    return CibenchOptions(**values)
