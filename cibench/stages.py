@@ -1,0 +1,103 @@
+"""Stage test bodies shipped with the plugin: a repository's stage tests are thin callers.
+
+    def test_perf(perf_point, server, stage_dir, request):
+        measure_perf_point(perf_point, server, stage_dir, request.config)
+
+Each runs one plan item against the scenario's server, records its results through
+`cibench.artifacts`, and fails the test by the stage's policy (perf: failure ratio or harness
+bottleneck; accuracy: score below threshold), with a message that says where the files are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cibench.accuracy.runner import AccuracyOutcome, run_profile
+from cibench.artifacts import ScenarioWriter
+from cibench.client.endpoint import Endpoint
+from cibench.errors import DatasetError
+from cibench.perf.runner import PointOutcome, RunTarget, run_point
+from cibench.plan import AccuracyItem, PerfItem
+from cibench.session import RunContext
+
+__all__ = ["measure_perf_point", "score_accuracy"]
+
+
+def live_writer(config: pytest.Config) -> Callable[[str], None] | None:
+    """Progress lines straight to the terminal (around pytest's output capture)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return None
+
+    def write(text: str) -> None:
+        with capture.global_and_fixture_disabled():
+            reporter.ensure_newline()
+            reporter.write_line(f"  perf {text}")
+
+    return write
+
+
+def headline(outcome: PointOutcome) -> str:
+    """One line per load point: successes, TTFT and TPOT medians, output throughput."""
+    summary = outcome.summary
+
+    def ms(value: float | None) -> str:
+        return "n/a" if value is None else f"{value * 1e3:.1f} ms"
+
+    ttft = summary.ttft.at(50.0) if summary.ttft else None
+    tpot = summary.tpot.at(50.0) if summary.tpot else None
+    throughput = summary.output_throughput
+    return (
+        f"{outcome.point.id}: {summary.successes}/{summary.requests} ok, "
+        f"TTFT p50 {ms(ttft)}, TPOT p50 {ms(tpot)}, "
+        f"{'n/a' if throughput is None else f'{throughput:.0f}'} output tok/s"
+    )
+
+
+def measure_perf_point(
+    perf_point: PerfItem, server: Endpoint, stage_dir: Path, config: pytest.Config
+) -> PointOutcome:
+    """Drive one load point, record its summary row and requests, and fail the test when more
+    than the profile's `max_failure_ratio` of requests failed or the harness was the
+    bottleneck (send lag or achieved rate out of tolerance)."""
+    profile = perf_point.profile
+    target = RunTarget(
+        base_url=server.base_url,
+        model=server.model,
+        provider=perf_point.scenario_id,
+        scenario=perf_point.scenario_id,
+        api_key=server.api_key,
+    )
+    outcome = run_point(
+        target, profile, perf_point.point, ScenarioWriter(stage_dir), report=live_writer(config)
+    )
+    problems = outcome.problems(profile.max_failure_ratio)
+    if problems:
+        lines = [f"load point {perf_point.id} (profile '{perf_point.profile_name}'):"]
+        lines += [f"  - {problem}" for problem in problems + outcome.notes]
+        lines.append(f"  summary: {outcome.summary_csv}")
+        lines.append(f"  requests: {outcome.requests_csv}")
+        pytest.fail("\n".join(lines), pytrace=False)
+    print(headline(outcome))  # shown with -rA or -s
+    return outcome
+
+
+def score_accuracy(
+    accuracy_run: AccuracyItem, server: Endpoint, stage_dir: Path, run: RunContext
+) -> AccuracyOutcome:
+    """Score the accuracy profile, record its `accuracy.csv` row and reports, and fail the
+    test when the score is below the profile's threshold."""
+    try:
+        outcome = run_profile(
+            accuracy_run.profile, server, run.configs.root, stage_dir, accuracy_run.profile_name
+        )
+    except DatasetError as exc:
+        pytest.fail(f"profile '{accuracy_run.profile_name}': {exc}", pytrace=False)
+    if not outcome.passed:
+        pytest.fail(outcome.summary(), pytrace=False)
+    print(outcome.summary())  # shown with -rA
+    return outcome
