@@ -20,6 +20,7 @@ import pytest
 
 from cibench.artifacts import read_summary
 from cibench.engines.llamacpp import INSTALL_HINT, SMOLLM2_FILE, bundled_model_path
+from tests.support.configs import configs_for_a_busy_host
 from tests.support.pushgateway import promtool_check
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,7 +50,9 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pytest.fail(f"CI=true but {message}")
         pytest.skip(message)
     artifacts = tmp_path_factory.mktemp("llamacpp-e2e")
+    configs = configs_for_a_busy_host(tmp_path_factory.mktemp("llamacpp-configs") / "configs")
     argv = [sys.executable, "-m", "pytest", "--scenario", SCENARIO, "--run-type", "pr"]
+    argv += [f"--configs={configs}"]
     # `--artifacts=DIR` in one word: pytest would take an existing DIR for a test path
     argv += ["-p", "no:cacheprovider", f"--artifacts={artifacts}", "--run-id", RUN_ID, "-rs"]
     # the CI job's CIBENCH_* settings (baseline, Pushgateway, configs) and pytest options

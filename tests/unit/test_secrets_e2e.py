@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.support.configs import configs_for_a_busy_host
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_api_key_is_sent_everywhere_and_written_nowhere(tmp_path: Path) -> None:
     secret = f"sk-cibench-{secrets.token_hex(12)}"
-    configs = tmp_path / "configs"
-    shutil.copytree(REPO / "configs", configs)
+    configs = configs_for_a_busy_host(tmp_path / "configs")
     scenario = configs / "scenarios" / "local-sim.yaml"
     scenario.write_text(scenario.read_text() + "api_key_env: CIBENCH_TEST_KEY\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CIBENCH_", "PYTEST_"))}
