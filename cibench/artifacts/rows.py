@@ -220,17 +220,37 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 (e.g. `TP99.9_TTFT(s)`) are appended after these."""
 
 
-class PerfSummaryRow(CsvRow):
-    """One row of a perf `summary_*.csv`: one load point's parameters and measured figures."""
+class RequestParameters(CsvRow):
+    """How each request of a load point was sent: repeated in summary and request rows."""
 
-    COLUMNS: ClassVar[tuple[Column, ...]] = (*_LEAD, *_TAIL)
-    execution_time: str = ""
+    backend: str = ""
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    control_method: str = ""
+    growth_rate: float | None = None
+    rounds: int | None = None
+    num_prompts: int | None = None
+
+
+class LoadPointParameters(RequestParameters):
+    """What a load point was asked to do: the parameter columns of its summary row."""
+
     scenario: str = ""
     model: str = ""
+    provider: str = ""
+    dataset: str = ""
     input_length: int | None = None
     output_length: int | None = None
     concurrency: int | None = None
     request_rate: float | None = None
+
+
+class PerfSummaryRow(LoadPointParameters):
+    """One row of a perf `summary_*.csv`: one load point's parameters and measured figures."""
+
+    COLUMNS: ClassVar[tuple[Column, ...]] = (*_LEAD, *_TAIL)
+    execution_time: str = ""
     num_requests: int | None = None
     total_token_throughput: float | None = None
     output_token_throughput: float | None = None
@@ -251,16 +271,6 @@ class PerfSummaryRow(CsvRow):
     send_lag_max_s: float | None = None
     achieved_rate: float | None = None
     harness_bottleneck: bool | None = None
-    backend: str = ""
-    temperature: float | None = None
-    top_k: int | None = None
-    top_p: float | None = None
-    control_method: str = ""
-    growth_rate: float | None = None
-    rounds: int | None = None
-    num_prompts: int | None = None
-    provider: str = ""
-    dataset: str = ""
     avg_prompt_tokens: float | None = None
     avg_completion_tokens: float | None = None
     server_ttft_ms: float | None = None
@@ -340,7 +350,7 @@ class PerfSummaryRow(CsvRow):
         return {**ordered, **extra}
 
 
-class PerfRequestRow(CsvRow):
+class PerfRequestRow(RequestParameters):
     """One row of a perf `requests_*.csv`: one request. Times are seconds; `start_time` and
     `end_time` are offsets from the load point's start."""
 
@@ -397,14 +407,6 @@ class PerfRequestRow(CsvRow):
     total_time_s: float | None = None
     itl: str = ""
     """Space-separated gaps between content chunks, in seconds."""
-    backend: str = ""
-    temperature: float | None = None
-    top_k: int | None = None
-    top_p: float | None = None
-    control_method: str = ""
-    growth_rate: float | None = None
-    rounds: int | None = None
-    num_prompts: int | None = None
 
     @property
     def itl_s(self) -> list[float]:

@@ -7,9 +7,9 @@ writes them as acs-bench-compatible `summary_*.csv` / `requests_*.csv`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 from cibench.artifacts import LatencyStats, PerfRequestRow, PerfSummaryRow
+from cibench.artifacts.rows import LoadPointParameters, RequestParameters
 from cibench.client.record import RequestRecord
 from cibench.perf.server_metrics import ServerMetrics
 from cibench.perf.stats import (
@@ -23,42 +23,7 @@ from cibench.perf.stats import (
     ttft_s,
 )
 
-__all__ = ["PointParameters", "request_rows", "summary_row"]
-
-
-@dataclass(frozen=True, slots=True)
-class PointParameters:
-    """What a load point was asked to do: summary-row fields of the same names."""
-
-    scenario: str = ""
-    model: str = ""
-    provider: str = ""
-    dataset: str = ""
-    input_length: int | None = None
-    output_length: int | None = None
-    concurrency: int | None = None
-    request_rate: float | None = None
-    backend: str = ""
-    temperature: float | None = None
-    top_k: int | None = None
-    top_p: float | None = None
-    control_method: str = ""
-    growth_rate: float | None = None
-    rounds: int | None = None
-    num_prompts: int | None = None
-
-    def shared(self) -> dict[str, object]:
-        """The columns request rows carry too."""
-        return {
-            "backend": self.backend,
-            "temperature": self.temperature,
-            "top_k": self.top_k,
-            "top_p": self.top_p,
-            "control_method": self.control_method,
-            "growth_rate": self.growth_rate,
-            "rounds": self.rounds,
-            "num_prompts": self.num_prompts,
-        }
+__all__ = ["request_rows", "summary_row"]
 
 
 def latency_stats(dist: Distribution | None, percentiles: Sequence[float]) -> LatencyStats:
@@ -78,7 +43,7 @@ def _ms(value: float | None) -> float | None:
 
 
 def summary_row(
-    params: PointParameters,
+    params: LoadPointParameters,
     summary: LoadPointSummary,
     server: ServerMetrics,
     harness_bottleneck: bool,
@@ -89,7 +54,7 @@ def summary_row(
     lag = summary.send_lag
     return PerfSummaryRow(
         execution_time=execution_time,
-        **asdict(params),
+        **params.model_dump(),
         num_requests=summary.requests,
         total_token_throughput=summary.total_throughput,
         output_token_throughput=summary.output_throughput,
@@ -122,7 +87,7 @@ def summary_row(
 
 
 def request_rows(
-    records: Sequence[RequestRecord], origin_ns: int, params: PointParameters
+    records: Sequence[RequestRecord], origin_ns: int, params: LoadPointParameters
 ) -> list[PerfRequestRow]:
     """Per-request rows; times in seconds, `start_time`/`end_time` relative to `origin_ns`."""
     rows: list[PerfRequestRow] = []
@@ -152,7 +117,7 @@ def request_rows(
                 e2e_s=e2e_s(record),
                 total_time_s=(record.end_ns - record.start_ns) / 1e9,
                 itl=" ".join(f"{gap:.6f}" for gap in itl_s(record)),
-                **params.shared(),
+                **params.model_dump(include=set(RequestParameters.model_fields)),
             )
         )
     return rows

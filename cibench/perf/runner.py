@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from cibench.artifacts import ScenarioWriter
+from cibench.artifacts.rows import LoadPointParameters
 from cibench.client.endpoint import auth_headers
 from cibench.client.http1 import encode_request
 from cibench.client.record import RequestRecord
@@ -247,8 +248,8 @@ def run_point(
     )
 
 
-def _parameters(target: RunTarget, profile: PerfProfile, point: LoadPoint) -> csvio.PointParameters:
-    return csvio.PointParameters(
+def _parameters(target: RunTarget, profile: PerfProfile, point: LoadPoint) -> LoadPointParameters:
+    return LoadPointParameters(
         scenario=target.scenario,
         model=target.model,
         provider=target.provider,

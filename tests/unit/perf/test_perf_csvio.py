@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from cibench.artifacts import ScenarioWriter, read_requests, read_summary
-from cibench.artifacts.rows import REQUEST_COLUMNS, SUMMARY_COLUMNS
+from cibench.artifacts.rows import REQUEST_COLUMNS, SUMMARY_COLUMNS, LoadPointParameters
 from cibench.client.record import RequestRecord
-from cibench.perf.csvio import PointParameters, request_rows, summary_row
+from cibench.perf.csvio import request_rows, summary_row
 from cibench.perf.server_metrics import ServerMetrics
 from cibench.perf.stats import summarize
 
 MS = 1_000_000
-PARAMS = PointParameters(
+PARAMS = LoadPointParameters(
     provider="local-sim",
     dataset="random",
     concurrency=2,
