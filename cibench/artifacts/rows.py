@@ -172,6 +172,18 @@ def _family_headers(family: str) -> list[str]:
     return [_percentile_header(q, family) for q in DEFAULT_PERCENTILES] + stats
 
 
+_PARAMETER_COLUMNS = (
+    Column("Backend", "backend"),
+    Column("Temperature", "temperature", sentinel=False),
+    Column("Top_K", "top_k", sentinel=False),
+    Column("Top_P", "top_p", sentinel=False),
+    Column("Control_Method", "control_method"),
+    Column("Growth_Rate", "growth_rate"),
+    Column("Rounds", "rounds"),
+    Column("Num_Prompts", "num_prompts"),
+)
+"""How each request was sent: the same columns in summary and request files. `-1` is a real
+value in the sampling columns (`Top_K=-1`: top-k disabled), so they have no sentinel."""
 _LEAD = (
     Column("Execution_Time", "execution_time"),
     Column("Scenario", "scenario"),
@@ -196,14 +208,7 @@ _TAIL = (
     Column("MAX_Send_Lag(s)", "send_lag_max_s"),
     Column("Achieved_Rate", "achieved_rate"),
     Column("Harness_Bottleneck", "harness_bottleneck"),
-    Column("Backend", "backend"),
-    Column("Temperature", "temperature", sentinel=False),
-    Column("Top_K", "top_k", sentinel=False),
-    Column("Top_P", "top_p", sentinel=False),
-    Column("Control_Method", "control_method"),
-    Column("Growth_Rate", "growth_rate"),
-    Column("Rounds", "rounds"),
-    Column("Num_Prompts", "num_prompts"),
+    *_PARAMETER_COLUMNS,
     Column("Provider", "provider"),
     Column("Dataset", "dataset"),
     Column("AVG_PROMPT_TOKENS", "avg_prompt_tokens"),
@@ -376,14 +381,7 @@ class PerfRequestRow(RequestParameters):
         Column("E2E(s)", "e2e_s"),
         Column("Total_Time(s)", "total_time_s"),
         Column("ITL(s)", "itl"),
-        Column("Backend", "backend"),
-        Column("Temperature", "temperature", sentinel=False),
-        Column("Top_K", "top_k", sentinel=False),
-        Column("Top_P", "top_p", sentinel=False),
-        Column("Control_Method", "control_method"),
-        Column("Growth_Rate", "growth_rate"),
-        Column("Rounds", "rounds"),
-        Column("Num_Prompts", "num_prompts"),
+        *_PARAMETER_COLUMNS,
     )
     request_index: int | None = None
     epoch: int | None = None
