@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import signal
+import threading
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
+from cibench.client.guard import GuardLimits, RequestGuard
 from cibench.config.matrix import STAGES, Stage
 from cibench.config.options import BY_FIELD, OPTIONS, CibenchOptions, resolve_options
 from cibench.config.scenario import Scenario
@@ -18,6 +22,7 @@ from cibench.errors import CibenchError, ConfigError
 from cibench.launch import Endpoint
 from cibench.plan import AccuracyItem, FunctionalItem, PerfItem, StageOff
 from cibench.postsession import PostSession
+from cibench.redact import contains_secret, scrub
 from cibench.session import CibenchSession, RunContext
 
 if TYPE_CHECKING:
@@ -37,6 +42,7 @@ FLAGS = (
     "--baseline",
     "--run-id",
     "--metric-prefix",
+    "--scenario-id",
 )
 """The options of `cibench.config.options.OPTIONS` that pytest takes (`--instance` is the
 env var's alone here)."""
@@ -112,6 +118,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "env CIBENCH_METRIC_PREFIX)",
     )
     group.addoption(
+        "--scenario-id",
+        default=None,
+        metavar="ID",
+        help="scenario id for a base-URL --scenario (default: the served model's name, so "
+        "baselines survive a port change; env CIBENCH_SCENARIO_ID)",
+    )
+    group.addoption(
         "--model",
         default=None,
         metavar="NAME",
@@ -182,6 +195,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     session = CibenchSession(_options(config), worker_id=worker)
     config.stash[SESSION_KEY] = session
+    _interrupt_on_sigterm()
     config.pluginmanager.register(PostSession(session), "cibench-post-session")
     # Tests of one scenario share one server, and perf must never run beside other tests on
     # it: keep each scenario on one worker (xdist_group marks are set at collection).
@@ -191,6 +205,22 @@ def pytest_configure(config: pytest.Config) -> None:
         # Workers re-parse the command line (where --dist may be absent) and decide on group
         # suffixes from `option.loadgroup`; the controller tells them what it chose.
         config.option.loadgroup = True
+
+
+def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (what CI runners send on cancel) like Ctrl-C.
+
+    pytest then unwinds as for an interrupt: the server's process group is stopped, partial
+    results stay on disk, gates.json says `interrupted`, and nothing is pushed. Without this,
+    SIGTERM ends the process at once and leaves the server running.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -207,7 +237,7 @@ def _session(config: pytest.Config) -> CibenchSession:
 def _usage_error(exc: CibenchError) -> pytest.UsageError:
     lines = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
     hint = "Run `cibench lint` to check every config without starting a server."
-    return pytest.UsageError("\n".join([*lines, hint]))
+    return pytest.UsageError(scrub("\n".join([*lines, hint])))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -279,6 +309,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = [item for _, item in sorted(keyed, key=lambda pair: pair[0])]
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Blank API keys out of every report before the terminal, JUnit or xdist sees it.
+
+    A server that echoes the Authorization header puts the key into a failure message.
+    """
+    report: pytest.TestReport = yield
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):  # a skip: (path, line, reason)
+        report.longrepr = (longrepr[0], longrepr[1], scrub(longrepr[2]))
+    elif longrepr is not None and contains_secret(str(longrepr)):
+        report.longrepr = scrub(str(longrepr))
+    report.sections = [(title, scrub(content)) for title, content in report.sections]
+    return report
+
+
 def _stage_of(item: pytest.Item) -> Stage:
     callspec = getattr(item, "callspec", None)
     params = callspec.params if callspec is not None else {}
@@ -322,14 +370,18 @@ def server(scenario: Scenario, _cibench_servers: CibenchSession) -> Endpoint:
     try:
         return _cibench_servers.pool.endpoint(scenario)
     except CibenchError as exc:
-        reason = str(exc)
+        reason = scrub(str(exc))
     pytest.fail(reason, pytrace=False)  # outside `except`: no chained traceback in the report
 
 
 @pytest.fixture
 def stage_dir(scenario: Scenario, _cibench_servers: CibenchSession) -> Path:
     """`artifacts/<run_id>/<scenario>/`, where a stage writes its CSV and JSON files."""
-    return _cibench_servers.pool.scenario_dir(scenario.id)
+    try:
+        return _cibench_servers.pool.scenario_dir(scenario.id)
+    except CibenchError as exc:
+        reason = scrub(str(exc))
+    pytest.fail(reason, pytrace=False)
 
 
 @pytest.fixture
@@ -338,11 +390,54 @@ def artifacts(stage_dir: Path) -> Path:
     return stage_dir
 
 
+@pytest.fixture(scope="session")
+def _request_guards() -> Iterator[dict[str, RequestGuard]]:
+    guards: dict[str, RequestGuard] = {}
+    yield guards
+    for guard in guards.values():
+        guard.close()
+
+
 @pytest.fixture
-def http_client(server: Endpoint) -> Iterator[httpx.Client]:
-    """An httpx client on the server's base URL with its auth header."""
-    with httpx.Client(base_url=server.base_url, headers=server.headers(), timeout=60.0) as client:
+def request_guard(
+    server: Endpoint, cibench_run: RunContext, _request_guards: dict[str, RequestGuard]
+) -> RequestGuard:
+    """The scenario's `RequestGuard` (shared by its tests: the stage deadline spans them all)."""
+    if server.scenario.id not in _request_guards:
+        timeouts = cibench_run.settings.functional_timeouts
+        limits = GuardLimits(
+            request_seconds=timeouts.request_seconds,
+            stage_seconds=timeouts.stage_seconds,
+            consecutive_timeouts=timeouts.consecutive_timeouts,
+            max_retry_after_seconds=timeouts.max_retry_after_seconds,
+        )
+        _request_guards[server.scenario.id] = RequestGuard(limits)
+    return _request_guards[server.scenario.id]
+
+
+@pytest.fixture
+def http_client(server: Endpoint, request_guard: RequestGuard) -> Iterator[httpx.Client]:
+    """An httpx client on the server's base URL with its auth header, bounded by the guard.
+
+    Timeouts, 401/403 and 429 handling come from settings.yaml `functional_timeouts`.
+    """
+    with httpx.Client(
+        base_url=server.base_url,
+        headers=server.headers(),
+        timeout=request_guard.limits.request_seconds,
+        transport=_Unclosed(request_guard),
+    ) as client:
         yield client
+
+
+class _Unclosed(httpx.BaseTransport):
+    """Lends the session's guard (and its connection pool) to one client without closing it."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._inner.handle_request(request)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pytest
 
 from cibench.config.matrix import Stage
 from cibench.errors import CibenchError
+from cibench.redact import scrub, scrub_tree
 from cibench.session import CibenchSession
 
 if TYPE_CHECKING:
@@ -32,11 +33,27 @@ class PostSession:
             stage = cast(Stage, props["cibench_stage"])
             self.session.record_stage(str(props["cibench_scenario"]), stage)
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if hasattr(session.config, "workerinput"):
+            return
+        try:
+            self.session.check_before_run()
+        except CibenchError as exc:
+            raise pytest.UsageError(scrub(str(exc))) from None
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.session.close_servers()
         if hasattr(session.config, "workerinput") or not self.session.stages_seen:
             return
+        try:
+            self._post_session(session)
+        finally:
+            self.session.stamp_exit_status(int(session.exitstatus))
+
+    def _post_session(self, session: pytest.Session) -> None:
+        interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
+        scrub_tree(self.session.run_dir)  # whatever a writer missed, before metrics are built
         # Imported here: the metrics stack is only needed at the end of a stage run.
         from cibench.report.pipeline import PostSessionOptions, run_post_session
 
@@ -52,9 +69,10 @@ class PostSession:
                     baseline=options.baseline_or(self.session.settings),
                     gates_enabled=options.gates_enabled,
                     instance=options.instance,
+                    interrupted=interrupted,
                 ),
             )
-        except CibenchError as exc:
+        except (CibenchError, OSError) as exc:
             # The tests' own results stand; the post-session failure is reported, not raised,
             # so that nothing already measured is lost.
             self.error = str(exc)
@@ -70,8 +88,8 @@ class PostSession:
             return
         terminalreporter.section("cibench")
         if self.error is not None:
-            terminalreporter.line(f"post-session failed: {self.error}", red=True)
+            terminalreporter.line(f"post-session failed: {scrub(self.error)}", red=True)
         if self.result is not None:
             for line in self.result.summary_lines:
-                terminalreporter.line(line)
+                terminalreporter.line(scrub(line))
         terminalreporter.line(f"artifacts: {self.session.run_dir}")

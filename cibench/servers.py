@@ -12,8 +12,9 @@ import httpx
 from cibench import __version__
 from cibench.artifacts import RunFile, RunWriter
 from cibench.config.scenario import Scenario
-from cibench.errors import CibenchError
+from cibench.errors import CibenchError, LaunchError
 from cibench.launch import Endpoint, Launcher, make_launcher
+from cibench.redact import scrub
 from cibench.runinfo import utc_now_iso
 
 
@@ -67,14 +68,26 @@ class ServerPool:
 
     def scenario_dir(self, scenario_id: str) -> Path:
         """`artifacts/<run_id>/<scenario_id>/`, created on first use."""
-        return RunWriter(self.run_dir).scenario(scenario_id).directory
+        try:
+            return RunWriter(self.run_dir).scenario(scenario_id).directory
+        except OSError as exc:
+            raise LaunchError(
+                f"cannot create the run directory {self.run_dir / scenario_id} "
+                f"({exc.strerror or exc}). Pass --artifacts DIR (or set artifacts_dir in "
+                f"settings.yaml) to a writable place."
+            ) from None
 
     def endpoint(self, scenario: Scenario) -> Endpoint:
         """The running endpoint for `scenario`, starting it (and stopping another) if needed."""
         if scenario.id in self._failures:
-            raise CibenchError(self._failures[scenario.id])
+            raise LaunchError(self._failures[scenario.id])
         if self._current is not None and self._current[0] == scenario.id:
-            return self._current[2]
+            died = self._current[1].died()
+            if died is None:
+                return self._current[2]
+            self._failures[scenario.id] = f"scenario '{scenario.id}': {died}"
+            self.stop_current(error=died)
+            raise LaunchError(self._failures[scenario.id])
         self.stop_current()
         directory = self.scenario_dir(scenario.id)
         start = utc_now_iso()
@@ -90,14 +103,16 @@ class ServerPool:
         self._write_run_json(scenario, start, endpoint, launch_error=None)
         return endpoint
 
-    def stop_current(self) -> None:
-        """Stop the running scenario, if any, and stamp its end time into run.json."""
+    def stop_current(self, error: str | None = None) -> None:
+        """Stop the running scenario, if any, and stamp its end time (and `error`) into run.json."""
         if self._current is None:
             return
         scenario_id, launcher, _ = self._current
         self._current = None
-        launcher.stop()
-        RunWriter(self.run_dir).scenario(scenario_id).finish(utc_now_iso())
+        try:
+            launcher.stop()
+        finally:
+            RunWriter(self.run_dir).scenario(scenario_id).finish(utc_now_iso(), error)
 
     def _write_run_json(
         self, scenario: Scenario, start: str, endpoint: Endpoint | None, launch_error: str | None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from cibench import __version__
 from cibench.artifacts import RunWriter, SessionFile, SessionScenario
@@ -11,12 +14,15 @@ from cibench.artifacts.files import STAGE_ORDER
 from cibench.config.loader import ConfigSet, load_configs
 from cibench.config.matrix import RunType, Stage
 from cibench.config.options import CibenchOptions
-from cibench.config.scenario import Scenario
+from cibench.config.scenario import AUTO_MODEL, URL_SCENARIO_KEY_ENV, Scenario
 from cibench.config.settings import Settings
-from cibench.errors import CibenchError
+from cibench.errors import CibenchError, ConfigError
+from cibench.launch.url import url_scenario
 from cibench.plan import ScenarioPlan, build_plan
+from cibench.redact import register_secret, scrub
 from cibench.runinfo import detect_branch, detect_commit, new_run_id, utc_now_iso
 from cibench.servers import RunFacts, ServerPool
+from cibench.urls import is_url, redact_userinfo, url_problem
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,14 @@ class CibenchSession:
     def scenario_ids(self) -> list[str]:
         """The selected scenario ids: `--scenario` values, else settings' default scenarios."""
         names = self.options.scenarios or self.configs.settings.default_scenarios
+        if self.options.scenario_id is not None and sum(map(is_url, names)) != 1:
+            raise ConfigError(
+                [
+                    f"--scenario-id {self.options.scenario_id}: names the scenario of one base "
+                    "URL (--scenario http://HOST:PORT); this run has "
+                    f"{sum(map(is_url, names))}. Run each URL on its own to name it."
+                ]
+            )
         ids: list[str] = []
         for name in names:
             scenario = self.scenario(name)
@@ -88,8 +102,13 @@ class CibenchSession:
     def scenario(self, name: str) -> Scenario:
         """Resolve a `--scenario` value: a config id, a providers.yaml id, or a base URL."""
         if name not in self._scenarios:
-            if name.startswith(("http://", "https://")):
-                scenario = Scenario.from_url(name, self.options.model or "auto")
+            if is_url(name):
+                env_key = os.environ.get(URL_SCENARIO_KEY_ENV) or None
+                register_secret(env_key)
+                found = url_scenario(name, self.options.model, self.options.scenario_id, env_key)
+                scenario = found.scenario
+                if found.api_key:
+                    self._api_keys[scenario.id] = found.api_key
             else:
                 scenario = self.configs.scenario(name)
                 if self.options.model:
@@ -105,10 +124,13 @@ class CibenchSession:
         return scenario
 
     def api_key(self, scenario_id: str) -> str | None:
-        """The key a scenario's server expects: given with `use_scenario`, else providers.yaml."""
+        """The key a scenario's server expects: given with `use_scenario` or in a URL's
+        userinfo, else providers.yaml."""
         if scenario_id in self._api_keys:
             return self._api_keys[scenario_id]
-        return self.configs.provider_api_key(scenario_id)
+        key = self.configs.provider_api_key(scenario_id)
+        register_secret(key)
+        return key
 
     def plans(self) -> list[ScenarioPlan]:
         """The expanded plan for the selected scenarios and run type."""
@@ -143,6 +165,45 @@ class CibenchSession:
         if self._pool is not None:
             self._pool.stop_current()
 
+    def check_before_run(self) -> None:
+        """Refuse, before any test, what would only fail at the end: a bad `--pushgateway`
+        URL, and a `--run-id` whose run directory already holds a finished run.
+
+        Two sessions writing one directory would merge their CSVs silently. Only an explicit
+        run id can collide (new ids are unique); xdist workers share their controller's on
+        purpose and never call this.
+        """
+        url = self.options.pushgateway_url
+        problem = url_problem(url) if url else None
+        if url and problem:
+            raise CibenchError(
+                f"--pushgateway {redact_userinfo(url)}: {problem}. Pass the Pushgateway's base "
+                "URL, such as http://127.0.0.1:9091."
+            )
+        if self.options.metric_prefix is not None:
+            try:
+                self.settings  # noqa: B018 (validates --metric-prefix)
+            except ConfigError as exc:
+                if "--metric-prefix" in str(exc):
+                    raise
+        if not self.options.run_id:
+            return
+        try:
+            run_dir = self.run_dir
+        except ConfigError:
+            return  # reported where the configs are first needed
+        if (run_dir / "session.json").exists():
+            raise CibenchError(
+                f"--run-id {self.options.run_id}: {run_dir} already holds a run "
+                f"(session.json), and two runs would merge into one directory. Choose another "
+                f"run id, or remove {run_dir} to redo that run."
+            )
+
+    def stamp_exit_status(self, exit_status: int) -> None:
+        """Record the session's final exit status in session.json and every run.json."""
+        interrupted = exit_status == 2  # pytest.ExitCode.INTERRUPTED
+        RunWriter(self.run_dir).stamp_exit(exit_status, interrupted, list(self.stages_seen))
+
     def record_stage(self, scenario_id: str, stage: Stage) -> None:
         """Note that `stage` ran (or tried to) for `scenario_id`."""
         seen = self.stages_seen.setdefault(scenario_id, [])
@@ -153,12 +214,14 @@ class CibenchSession:
         """Write `session.json`: what ran, for the post-session stage and `cibench gate`."""
         facts = self.facts()
         scenarios: dict[str, SessionScenario] = {}
+        self.scenario_ids()  # an xdist controller learns the ids of URL scenarios here
         for scenario_id, stages in self.stages_seen.items():
             scenario = self.scenario(scenario_id)
+            served = self._served_model(scenario_id) or scenario.model_name
             scenarios[scenario_id] = SessionScenario(
                 stages=sorted(stages, key=STAGE_ORDER.index),
-                model=scenario.model,
-                served_model_name=scenario.model_name,
+                model=served if scenario.model == AUTO_MODEL else scenario.model,
+                served_model_name=served,
                 quant=scenario.quant,
                 hardware=scenario.hardware,
                 mode=scenario.mode,
@@ -174,3 +237,9 @@ class CibenchSession:
             scenarios=scenarios,
         )
         return RunWriter(self.run_dir).finish(session)
+
+    def _served_model(self, scenario_id: str) -> str | None:
+        """The model name the server itself reported (run.json), for scenarios with `auto`."""
+        run = RunWriter(self.run_dir).scenario(scenario_id).run_file()
+        served = run.served_model_name if run is not None else None
+        return served if served and served != AUTO_MODEL else None

@@ -31,6 +31,7 @@ class AccuracyOutcome:
     n_questions: int
     n_repeats: int
     threshold: float
+    max_error_ratio: float
     errors: int
     null_content: int
     first_error: str | None
@@ -39,13 +40,31 @@ class AccuracyOutcome:
     csv_path: Path
 
     @property
+    def error_ratio(self) -> float:
+        """The share of samples whose request failed."""
+        return self.errors / self.n_samples if self.n_samples else 1.0
+
+    @property
+    def too_many_errors(self) -> bool:
+        """Whether more requests failed than the profile's `max_error_ratio` allows."""
+        return self.error_ratio > self.max_error_ratio
+
+    @property
     def passed(self) -> bool:
-        """Whether the score reaches the profile's threshold."""
-        return self.score >= self.threshold
+        """Whether the score reaches the threshold with no more errors than allowed."""
+        return self.score >= self.threshold and not self.too_many_errors
 
     def summary(self) -> str:
         """One line: score, threshold, sample size and where the report is."""
-        verdict = "reaches" if self.passed else "is below"
+        if self.too_many_errors:
+            return (
+                f"{self.errors} of {self.n_samples} requests failed ({self.error_ratio:.0%}), "
+                f"more than max_error_ratio {self.max_error_ratio:g} of profile "
+                f"'{self.profile_name}' allows: the score {self.score:.4f} measures the "
+                f"errors, not the model (scenario '{self.scenario_id}'). First error: "
+                f"{self.first_error}. Report: {self.html_path}"
+            )
+        verdict = "reaches" if self.score >= self.threshold else "is below"
         text = (
             f"{self.dataset} {self.variant} accuracy {self.score:.4f} (std {self.score_std:.4f}) "
             f"{verdict} the threshold {self.threshold:.4f} on n={self.n_samples} samples "
@@ -149,6 +168,7 @@ def _write_outputs(
         n_questions=n_questions,
         n_repeats=profile.n_repeats,
         threshold=profile.threshold,
+        max_error_ratio=profile.max_error_ratio,
         errors=len(errors),
         null_content=null_content,
         first_error=errors[0] if errors else None,

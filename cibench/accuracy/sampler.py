@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 
 from cibench.client.endpoint import auth_headers
+from cibench.client.guard import retry_after_seconds
+from cibench.redact import register_secret, scrub
 
 # Statuses worth another try: the server may recover (overload, restart, gateway hiccup).
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -57,11 +59,18 @@ class SamplerResponse:
 class _AttemptFailed(Exception):
     """One attempt failed; `retry` says whether another attempt may help."""
 
-    def __init__(self, message: str, retry: bool, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        retry: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retry = retry
         self.status = status
+        self.retry_after = retry_after
 
 
 class ChatSampler:
@@ -93,8 +102,8 @@ class ChatSampler:
 
     def _scrub(self, text: str) -> str:
         # A server may echo request headers in an error body; the key must never reach a report.
-        key = self.config.api_key
-        return text.replace(key, "***") if key else text
+        register_secret(self.config.api_key)
+        return scrub(text)
 
     def _attempt(self, body: dict[str, Any]) -> SamplerResponse:
         if self._client is None:
@@ -112,6 +121,7 @@ class ChatSampler:
                             retry=True,
                         )
                 status = response.status_code
+                retry_after = retry_after_seconds(response.headers.get("retry-after"))
         except httpx.TimeoutException as exc:
             raise _AttemptFailed(
                 f"timed out after {self.config.timeout_seconds:g} s ({type(exc).__name__})",
@@ -122,7 +132,10 @@ class ChatSampler:
         raw = b"".join(chunks).decode("utf-8", errors="replace")
         if status != 200:
             raise _AttemptFailed(
-                f"HTTP {status}: {raw[:300]}", retry=status in RETRY_STATUSES, status=status
+                f"HTTP {status}: {raw[:300]}",
+                retry=status in RETRY_STATUSES,
+                status=status,
+                retry_after=retry_after,
             )
         return _parse_completion(raw)
 
@@ -143,6 +156,8 @@ class ChatSampler:
             except _AttemptFailed as failure:
                 if failure.retry and attempts <= self.config.max_retries:
                     backoff = self.config.backoff_seconds * 2 ** (attempts - 1)
+                    if failure.retry_after is not None:  # the server said when (429, 503)
+                        backoff = failure.retry_after
                     time.sleep(min(backoff, MAX_BACKOFF_SECONDS))
                     continue
                 return SamplerResponse(

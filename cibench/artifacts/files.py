@@ -56,6 +56,9 @@ class SessionFile(_JsonFile):
     end: float | str | None = None
     cibench_version: str | None = None
     scenarios: dict[str, SessionScenario] = Field(default_factory=dict)
+    exit_status: int | None = None
+    """pytest's exit status, stamped when the session ends (None: it has not ended)."""
+    interrupted: bool = False
 
     @property
     def start_s(self) -> float | None:
@@ -88,6 +91,10 @@ class RunFile(_JsonFile):
     server_models: Any = None
     """The server's `/v1/models` answer, or None."""
     launch_error: str | None = None
+    server_error: str | None = None
+    """Why the server stopped while the tests ran (`server died with exit code 1, ...`)."""
+    exit_status: int | None = None
+    interrupted: bool = False
 
     @property
     def vllm_version(self) -> str | None:
@@ -128,5 +135,8 @@ class GatesFile(_JsonFile):
     failed: bool = False
     gate_failed: bool = False
     push_error: str | None = None
+    baseline_error: str | None = None
+    """`--baseline` named a source that does not exist or cannot be read."""
+    interrupted: bool = False
     exit_code: int = 0
     verdicts: list[VerdictRecord] = Field(default_factory=list)

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from cibench.artifacts import layout
 from cibench.artifacts.codec import append_cells, write_cells
 from cibench.artifacts.files import GatesFile, RunFile, SessionFile
+from cibench.redact import scrub
 from cibench.artifacts.rows import (
     REQUEST_COLUMNS,
     AccuracyRow,
@@ -28,10 +29,14 @@ from cibench.artifacts.rows import (
 
 
 def write_json(path: Path, model: BaseModel) -> Path:
-    """Write `model` as indented JSON, atomically (a reader never sees half a file)."""
+    """Write `model` as indented JSON, atomically (a reader never sees half a file).
+
+    API keys are blanked out here (`cibench.redact`): a server may echo one into any field.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(model.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
+    text = scrub(json.dumps(model.model_dump(mode="json"), indent=2))
+    tmp.write_text(text + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
 
@@ -58,12 +63,26 @@ class ScenarioWriter:
         """Write `run.json` (the server the scenario runs against, or why it did not start)."""
         return write_json(self.directory / layout.RUN_JSON, run)
 
-    def finish(self, end: str) -> None:
-        """Stamp the scenario's end time into its `run.json`, if it has one."""
+    def finish(self, end: str, server_error: str | None = None) -> None:
+        """Stamp the scenario's end time (and why its server died) into its `run.json`."""
+        update: dict[str, object] = {"end": end}
+        if server_error is not None:
+            update["server_error"] = server_error
+        self.update(update)
+
+    def run_file(self) -> RunFile | None:
+        """The scenario's `run.json`, or None when it has none or it cannot be read."""
         path = self.directory / layout.RUN_JSON
-        if path.exists():
-            run = RunFile.model_validate_json(path.read_text(encoding="utf-8"))
-            write_json(path, run.model_copy(update={"end": end}))
+        try:
+            return RunFile.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def update(self, fields: dict[str, object]) -> None:
+        """Merge `fields` into the scenario's `run.json`, if it has one."""
+        run = self.run_file()
+        if run is not None:
+            write_json(self.directory / layout.RUN_JSON, run.model_copy(update=fields))
 
     def record_case(self, row: FunctionalCaseRow, worker_id: str = "master") -> Path:
         """Append a functional case to this process's `functional*.csv`; returns the file."""
@@ -114,6 +133,20 @@ class RunWriter:
     def finish(self, session: SessionFile) -> Path:
         """Write `session.json`: what ran, for the post-session stage and `cibench gate`."""
         return write_json(self.run_dir / layout.SESSION_JSON, session)
+
+    def stamp_exit(self, exit_status: int, interrupted: bool, scenario_ids: Sequence[str]) -> None:
+        """Record the session's final exit status in `session.json` and each `run.json`."""
+        fields: dict[str, object] = {"exit_status": exit_status, "interrupted": interrupted}
+        path = self.run_dir / layout.SESSION_JSON
+        try:
+            session = SessionFile.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            session = None
+        if session is not None:
+            write_json(path, session.model_copy(update=fields))
+        for scenario_id in scenario_ids:
+            if (self.run_dir / scenario_id).is_dir():
+                self.scenario(scenario_id).update(fields)
 
     def write_gates(self, gates: GatesFile) -> Path:
         """Write `gates.json`."""

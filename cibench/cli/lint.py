@@ -8,6 +8,7 @@ import sys
 from typing import Any, TextIO
 
 from cibench.cli.common import cli_options
+from cibench.config.checks import static_warnings
 from cibench.config.loader import ConfigSet, load_configs_collecting
 from cibench.config.matrix import RUN_TYPES, STAGES
 from cibench.plan import ScenarioPlan, plan_scenario
@@ -84,14 +85,24 @@ def print_report(
 def run(args: argparse.Namespace) -> int:
     configs, problems = load_configs_collecting(cli_options(args).configs_dir)
     plans = expanded_plan(configs) if configs.root.is_dir() else []
+    warnings = static_warnings(configs)
     if args.json:
         json.dump(
-            {"ok": not problems, "problems": problems, "plan": plan_as_dict(plans)},
+            {
+                "ok": not problems,
+                "problems": problems,
+                "warnings": warnings,
+                "plan": plan_as_dict(plans),
+            },
             sys.stdout,
             indent=2,
         )
         print()
     else:
         print_report(configs, problems, plans, sys.stdout)
+        if warnings:
+            print(f"\n{len(warnings)} warning(s) (files this machine lacks; the runner may not):")
+            for warning in warnings:
+                print(f"  {warning}")
         print("\nOK" if not problems else f"\nFAILED: {len(problems)} problem(s)")
     return 1 if problems else 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from cibench.errors import PushError
+from cibench.urls import redact_userinfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,11 @@ def auth_from_env(environ: Mapping[str, str], user_env: str, password_env: str) 
 
 def redact_url(url: str) -> str:
     """The URL without any `user:password@` part, for messages."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        parts.port  # noqa: B018 (property access validates the port)
+    except ValueError:
+        return redact_userinfo(url)
     host = parts.hostname or ""
     if parts.port is not None:
         host = f"{host}:{parts.port}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cibench.config.scenario import Scenario
+from cibench.redact import register_secret
 
 
 def auth_headers(api_key: str | None) -> dict[str, str]:
@@ -20,6 +21,9 @@ class Endpoint:
     base_url: str
     model: str
     api_key: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        register_secret(self.api_key)
 
     @property
     def api_base(self) -> str:

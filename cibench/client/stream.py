@@ -17,6 +17,7 @@ from typing import Any
 from cibench.client.http1 import HttpFramingError, ResponseReader
 from cibench.client.record import RequestRecord
 from cibench.client.sse import DONE, SSEParser
+from cibench.redact import register_secret, scrub
 
 __all__ = ["PreparedRequest", "ResponseTimer", "error_text"]
 
@@ -253,9 +254,8 @@ class ResponseTimer:
         else:
             record.success = False
             record.error_type, message = self._error
-            if self._secret and self._secret in message:
-                message = message.replace(self._secret, "***")
-            record.error_message = message
+            register_secret(self._secret)
+            record.error_message = scrub(message)
         return record
 
     def _verdict(self) -> tuple[str, str] | None:

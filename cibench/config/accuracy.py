@@ -32,6 +32,9 @@ class AccuracyProfile(StrictModel):
     dataset_url: str | None = Field(default=None, pattern=r"^https?://")
     cache_dir: str | None = None
     threshold: NonNegativeFloat = Field(default=0.0, le=1.0)
+    # More failed requests than this share fails the stage whatever the score: a run where
+    # the server answered nothing measured nothing.
+    max_error_ratio: NonNegativeFloat = Field(default=0.05, le=1.0)
     synthetic: bool = False
     html_conversations: bool = True
 

@@ -6,6 +6,9 @@ from pydantic import BaseModel, ConfigDict
 
 
 class StrictModel(BaseModel):
-    """A model that rejects unknown keys, so a typo in YAML is an error rather than ignored."""
+    """A model that rejects unknown keys, so a typo in YAML is an error rather than ignored.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    `.inf` and `.nan` are refused for every number: an infinite timeout is an endless wait.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

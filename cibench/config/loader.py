@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from cibench.config.accuracy import AccuracyProfile
+from cibench.config.checks import static_problems
 from cibench.config.functional import FunctionalSuite
 from cibench.config.matrix import Matrix
 from cibench.config.perf import PerfProfile
@@ -84,6 +85,28 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{format_location(loc)}: {message}; got {got!r}."
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses a key given twice in one mapping (YAML says: an error;
+    PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key '{key}' appears twice (lines {seen[key]} and {line}); "
+                    "only one can be meant, remove the other",
+                    key_node.start_mark,
+                )
+            if isinstance(key, str | int | float | bool):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path, problems: list[str]) -> Any:
     """Parse one YAML file, appending a problem (with line and column) instead of raising."""
     try:
@@ -91,8 +114,14 @@ def read_yaml(path: Path, problems: list[str]) -> Any:
     except OSError as exc:
         problems.append(f"{path}: cannot read ({exc.strerror}).")
         return None
+    except UnicodeDecodeError as exc:
+        problems.append(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})."
+            " Save the file as UTF-8."
+        )
+        return None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -194,6 +223,7 @@ def load_configs_collecting(root: Path) -> tuple[ConfigSet, list[str]]:
         if matrix is not None:
             configs.matrix = matrix
             problems.extend(cross_reference_problems(configs, matrix_path))
+    problems.extend(static_problems(configs))
     return configs, problems
 
 

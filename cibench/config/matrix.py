@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from cibench.config.base import StrictModel
 
@@ -23,6 +23,16 @@ class MatrixEntry(StrictModel):
     functional_subset: Literal["all"] | list[str] = "all"
     perf_profile: str | None = None
     accuracy_profile: str | None = None
+
+    @field_validator("functional_subset")
+    @classmethod
+    def _subset_not_empty(cls, value: Literal["all"] | list[str]) -> Literal["all"] | list[str]:
+        if value == []:
+            raise ValueError(
+                "an empty list would run no functional case; list suites or 'suite::case' "
+                "ids, write 'all', or set functional: false"
+            )
+        return value
 
     def enabled(self, stage: Stage) -> bool:
         """Whether `stage` runs."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pydantic import ValidationError
+
 from cibench.config.matrix import RUN_TYPES, RunType
 from cibench.config.settings import Settings
 from cibench.errors import ConfigError
@@ -34,6 +36,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("run_id", "--run-id", "CIBENCH_RUN_ID"),
     Option("metric_prefix", "--metric-prefix", "CIBENCH_METRIC_PREFIX"),
     Option("instance", "--instance", "CIBENCH_INSTANCE"),
+    Option("scenario_id", "--scenario-id", "CIBENCH_SCENARIO_ID"),
 )
 """Every option that has an env var. Help texts name the env var with `env_help`."""
 BY_FIELD = {option.field: option for option in OPTIONS}
@@ -61,6 +64,8 @@ class CibenchOptions:
     model: str | None = None
     instance: str | None = None
     """Pushgateway grouping-key `instance`; None = this machine's hostname."""
+    scenario_id: str | None = None
+    """The id of the run's one base-URL scenario (default: the served model's name)."""
 
     def pushgateway_or(self, settings: Settings) -> str | None:
         """The Pushgateway URL: given, else settings.yaml `pushgateway_url`."""
@@ -78,7 +83,17 @@ class CibenchOptions:
         """settings.yaml with the options that override it (`metric_prefix`) applied."""
         if self.metric_prefix is None:
             return settings
-        return settings.model_copy(update={"metric_prefix": self.metric_prefix})
+        try:
+            data = {**settings.model_dump(), "metric_prefix": self.metric_prefix}
+            return Settings.model_validate(data)
+        except ValidationError:
+            raise ConfigError(
+                [
+                    f"--metric-prefix {self.metric_prefix!r}: not a valid start of a Prometheus "
+                    "metric name. Use letters, digits, '_' and ':', not starting with a digit "
+                    "(or an empty string)."
+                ]
+            ) from None
 
 
 def resolve_options(

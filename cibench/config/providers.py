@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from cibench.config.base import StrictModel
-from cibench.config.scenario import Scenario
+from cibench.config.scenario import EXTERNAL_STARTUP_TIMEOUT_SECONDS, Scenario
 
 
 class Provider(StrictModel):
@@ -33,6 +33,7 @@ class Provider(StrictModel):
             model=self.model_name,
             base_url=self.base_url,
             hardware=self.model_category,
+            startup_timeout_seconds=EXTERNAL_STARTUP_TIMEOUT_SECONDS,
         )
 
 

@@ -13,6 +13,9 @@ from cibench.config.base import StrictModel
 
 AUTO_MODEL = "auto"
 URL_SCENARIO_KEY_ENV = "CIBENCH_API_KEY"
+# An already running server (a URL or a providers.yaml entry) answers within a minute or is down.
+EXTERNAL_STARTUP_TIMEOUT_SECONDS = 60.0
+SCENARIO_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 ScenarioMode = Literal["local", "k8s-hybrid", "k8s-pd", "external"]
 Quant = Literal["w8a8", "w4a8", "none"]
 ArgValue = str | int | float | bool | None | list[str | int | float]
@@ -78,7 +81,7 @@ class PDSpec(StrictModel):
 class Scenario(StrictModel):
     """One `configs/scenarios/<id>.yaml`: a model served one particular way."""
 
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    id: str = Field(pattern=SCENARIO_ID_PATTERN)
     mode: ScenarioMode
     model: str
     served_model_name: str | None = None
@@ -112,14 +115,20 @@ class Scenario(StrictModel):
         return self
 
     @classmethod
-    def from_url(cls, url: str, model: str = AUTO_MODEL) -> Scenario:
-        """An `external` scenario for `--scenario http://host:port` (model discovered if `auto`)."""
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", url.split("://", 1)[-1]).strip("-") or "external"
+    def from_url(
+        cls, url: str, model: str = AUTO_MODEL, scenario_id: str | None = None
+    ) -> Scenario:
+        """An `external` scenario for `--scenario http://host:port` (credentials already removed).
+
+        Its id is `scenario_id`, else the served model's name (so a baseline survives a port
+        change), else `host-port` while the model is still `auto`.
+        """
         return cls(
-            id=slug,
+            id=scenario_id or slug(model if model != AUTO_MODEL else url.split("://", 1)[-1]),
             mode="external",
             model=model,
             base_url=url,
+            startup_timeout_seconds=EXTERNAL_STARTUP_TIMEOUT_SECONDS,
             api_key_env=URL_SCENARIO_KEY_ENV if os.environ.get(URL_SCENARIO_KEY_ENV) else None,
         )
 
@@ -127,3 +136,8 @@ class Scenario(StrictModel):
     def model_name(self) -> str:
         """The name requests must use: `served_model_name`, else `model`."""
         return self.served_model_name or self.model
+
+
+def slug(text: str) -> str:
+    """A scenario id made of `text`: `Qwen/Qwen2.5-0.5B` → `Qwen-Qwen2.5-0.5B`."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-._") or "external"

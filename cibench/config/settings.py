@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from pydantic import Field, NonNegativeFloat
+from typing import Annotated
+
+from pydantic import Field, NonNegativeFloat, PositiveInt
 
 from cibench.config.base import StrictModel
+
+Seconds = Annotated[float, Field(gt=0)]
+Ratio = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class FunctionalTimeouts(StrictModel):
+    """How long the functional stage waits for a server (see docs/faults.md)."""
+
+    request_seconds: Seconds = 60.0
+    stage_seconds: Seconds = 600.0
+    consecutive_timeouts: PositiveInt = 3
+    max_retry_after_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
 
 
 class GateThresholds(StrictModel):
     """Regression and completeness thresholds (ratios: 0.10 = 10%)."""
 
-    max_failure_ratio: NonNegativeFloat = 0.05
-    max_token_mismatch_ratio: NonNegativeFloat = 0.0
+    max_failure_ratio: Ratio = 0.05
+    max_token_mismatch_ratio: Ratio = 0.0
     ttft_p99_increase: NonNegativeFloat = 0.10
     e2e_p99_increase: NonNegativeFloat = 0.10
     qps_decrease: NonNegativeFloat = 0.05
@@ -29,3 +43,4 @@ class Settings(StrictModel):
     artifacts_dir: str = "artifacts"
     baseline: str | None = None
     gates: GateThresholds = GateThresholds()
+    functional_timeouts: FunctionalTimeouts = FunctionalTimeouts()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cibench.artifacts import FunctionalCaseRow
+from cibench.redact import scrub
 
 Status = Literal["pass", "fail", "skip"]
 STATUSES: tuple[Status, ...] = ("pass", "fail", "skip")
@@ -38,6 +39,6 @@ def case_row(
         suite=suite,
         case_id=case_id,
         status=status,
-        reason=one_line(reason),
+        reason=scrub(one_line(reason)),
         duration_s=round(duration_s, 3),
     )

@@ -19,8 +19,9 @@ import httpx
 
 from cibench.artifacts import LoadPointKey, RunReader, RunResults, read_run
 from cibench.client.credentials import BasicAuth, redact_url, split_credentials
-from cibench.errors import BaselineMissing, CibenchError
+from cibench.errors import BaselineMissing, BaselineUnreadable, CibenchError
 from cibench.gates.rules import Baseline, BaselinePoint, baseline_point
+from cibench.urls import redact_userinfo, url_problem
 
 PUSHGATEWAY_KEYWORD = "pushgateway"
 DEFAULT_TIMEOUT_S = 10.0
@@ -193,7 +194,7 @@ def from_artifacts(
 ) -> Baseline:
     """A baseline from one run directory, or from the newest daily runs under an artifacts root."""
     if not path.exists():
-        raise BaselineMissing(
+        raise BaselineUnreadable(
             f"baseline {path}: no such directory. Pass a previous daily run's artifacts "
             "directory (artifacts/<run_id>/) or the artifacts root that holds such runs."
         )
@@ -207,11 +208,14 @@ def from_artifacts(
                 continue
             if exclude is not None and child.resolve() == exclude.resolve():
                 continue
-            if RunReader(child).session().run_type != "daily":
-                continue
-            candidates.append((_run_time(child), child))
+            try:
+                if RunReader(child).session().run_type != "daily":
+                    continue
+                candidates.append((_run_time(child), child))
+            except CibenchError:
+                continue  # one broken run under the root must not hide the others
     except (OSError, CibenchError) as exc:
-        raise BaselineMissing(f"baseline {path}: cannot read ({exc}).") from exc
+        raise BaselineUnreadable(f"baseline {path}: cannot read ({exc}).") from exc
     baseline = Baseline(source=f"artifacts {path} (no daily run found)")
     used: list[str] = []
     remaining = set(scenarios)
@@ -253,6 +257,12 @@ def load_baseline(
             )
         source = pushgateway_url
     if is_url(source):
+        problem = url_problem(source)
+        if problem is not None:
+            raise BaselineUnreadable(
+                f"baseline {redact_userinfo(source)}: {problem}. Pass a Pushgateway URL such "
+                "as http://HOST:9091, `pushgateway`, or a run directory."
+            )
         return from_pushgateway(
             source, scenarios=scenarios, prefix=prefix, job=job, auth=auth, timeout_s=timeout_s
         )

@@ -8,6 +8,7 @@ from typing import Protocol
 from cibench.client.endpoint import Endpoint
 from cibench.config.scenario import Scenario
 from cibench.errors import LaunchError
+from cibench.redact import register_secret
 
 
 class Launcher(Protocol):
@@ -16,6 +17,10 @@ class Launcher(Protocol):
     def start(self) -> Endpoint: ...
 
     def stop(self) -> None: ...
+
+    def died(self) -> str | None:
+        """Why the started server is gone (`exited with code 1`), or None while it runs."""
+        ...
 
 
 def normalise_base_url(url: str) -> str:
@@ -34,4 +39,5 @@ def resolve_api_key(scenario: Scenario) -> str | None:
             f"scenario '{scenario.id}': api_key_env names ${scenario.api_key_env}, which is not "
             f"set. Export it before the run (the key is read from the environment only)."
         )
+    register_secret(value)
     return value

@@ -49,4 +49,10 @@ def render_command(scenario: Scenario, host: str, port: int) -> list[str]:
             + ", ".join("{" + name + "}" for name in placeholders)
             + "."
         ) from exc
-    return shlex.split(rendered)
+    try:
+        return shlex.split(rendered)
+    except ValueError as exc:
+        raise LaunchError(
+            f"scenario '{scenario.id}': command {template!r} cannot be split into arguments "
+            f"({exc}). Close every quote in 'command' in the scenario file."
+        ) from None

@@ -6,7 +6,7 @@ import httpx
 
 from cibench.client.endpoint import Endpoint, auth_headers
 from cibench.config.scenario import AUTO_MODEL, Scenario
-from cibench.errors import LaunchError
+from cibench.errors import AuthError, LaunchError
 from cibench.launch.base import normalise_base_url, resolve_api_key
 from cibench.launch.health import wait_healthy
 
@@ -34,12 +34,18 @@ class ExternalLauncher:
             scenario.startup_timeout_seconds,
             headers=auth_headers(api_key),
         )
+        if result.refused_status is not None:
+            raise AuthError(
+                f"scenario '{scenario.id}': GET {base_url}/health: "
+                f"{auth_hint(result.refused_status, api_key)}"
+            )
         if not result.healthy:
             raise LaunchError(
                 f"scenario '{scenario.id}': external server not healthy after "
                 f"{result.waited_seconds:.0f} s "
                 f"(GET {base_url}/health: {result.last_observation}). "
-                f"Check that it is running and that base_url in the scenario file is right."
+                f"Check that it is running and that its URL (base_url in the scenario file, the "
+                f"--scenario URL or the providers.yaml entry) is right."
             )
         model = scenario.model_name
         if model == AUTO_MODEL:
@@ -49,18 +55,63 @@ class ExternalLauncher:
     def stop(self) -> None:
         """Nothing to stop: the server belongs to someone else."""
 
+    def died(self) -> str | None:
+        """Never known: the server is someone else's process."""
+        return None
+
+
+AUTH_STATUSES = {401: "401 Unauthorized", 403: "403 Forbidden"}
+
+
+def auth_hint(status: int, api_key: str | None) -> str:
+    """What to do about a 401/403: the key is missing or the server refuses the one sent."""
+    if api_key:
+        return (
+            f"the server refuses the API key cibench sent ({AUTH_STATUSES.get(status, status)}). "
+            "Check the key in the env var the scenario names (or in the URL)."
+        )
+    return (
+        f"the server wants an API key ({AUTH_STATUSES.get(status, status)}). Set api_key_env "
+        "in the scenario file, export CIBENCH_API_KEY for a URL scenario, or write it in the "
+        "URL as http://user:KEY@host:port (it is never written anywhere)."
+    )
+
+
+def list_models(base_url: str, api_key: str | None, timeout: float = 10.0) -> list[str]:
+    """The model ids `GET /v1/models` lists; `LaunchError` saying why when it cannot be read."""
+    url = f"{base_url}/v1/models"
+    headers = auth_headers(api_key)
+    try:
+        response = httpx.get(url, headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise LaunchError(f"GET {url}: {type(exc).__name__}") from None
+    if response.status_code in AUTH_STATUSES:
+        raise AuthError(f"GET {url}: {auth_hint(response.status_code, api_key)}")
+    if response.status_code != 200:
+        raise LaunchError(f"GET {url} answered HTTP {response.status_code}")
+    try:
+        data = response.json().get("data", [])
+    except (ValueError, AttributeError):
+        raise LaunchError(f"GET {url} did not answer an OpenAI model list") from None
+    if not isinstance(data, list):
+        raise LaunchError(f"GET {url} did not answer an OpenAI model list")
+    return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+
 
 def discover_model(base_url: str, scenario_id: str, api_key: str | None) -> str:
     """The first model id that `GET /v1/models` lists, for scenarios whose model is `auto`."""
-    headers = auth_headers(api_key)
     try:
-        response = httpx.get(f"{base_url}/v1/models", headers=headers, timeout=10.0)
-        models = response.json().get("data", []) if response.status_code == 200 else []
-    except (httpx.HTTPError, ValueError, AttributeError):
-        models = []
-    if not models or not isinstance(models[0], dict) or "id" not in models[0]:
+        models = list_models(base_url, api_key)
+    except AuthError as exc:
+        raise AuthError(f"scenario '{scenario_id}': {exc}") from None
+    except LaunchError as exc:
+        raise LaunchError(
+            f"scenario '{scenario_id}': model is 'auto' and the model list cannot be read "
+            f"({exc}). Name the model in the scenario file (model: ...) or with --model."
+        ) from None
+    if not models:
         raise LaunchError(
             f"scenario '{scenario_id}': model is 'auto' but GET {base_url}/v1/models lists no "
             f"model. Name the model in the scenario file (model: ...) or with --model."
         )
-    return str(models[0]["id"])
+    return models[0]

@@ -117,6 +117,10 @@ class K8sLauncher:
             raise
         return Endpoint(scenario=scenario, base_url=base_url, model=model, api_key=api_key)
 
+    def died(self) -> str | None:
+        """Not watched between tests: a failed pod shows in the requests that fail."""
+        return None
+
     def stop(self) -> None:
         """Delete what `start()` created, newest first, and wait (bounded) until it is gone.
 

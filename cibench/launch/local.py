@@ -13,11 +13,12 @@ from typing import IO
 
 from cibench.client.endpoint import Endpoint, auth_headers
 from cibench.config.scenario import Scenario
-from cibench.errors import LaunchError
+from cibench.errors import AuthError, LaunchError
 from cibench.launch.base import resolve_api_key
 from cibench.launch.command import render_command
+from cibench.launch.external import auth_hint
 from cibench.launch.health import wait_healthy
-from cibench.launch.process import free_port, parent_death_signal
+from cibench.launch.process import free_port, older_listener, parent_death_signal, port_is_free
 
 LOG_TAIL_LINES = 20
 
@@ -61,6 +62,13 @@ class LocalLauncher:
         scenario = self.scenario
         api_key = resolve_api_key(scenario)
         port = scenario.port or free_port(scenario.host)
+        if scenario.port and not port_is_free(scenario.host, port):
+            raise LaunchError(
+                f"scenario '{scenario.id}': port {port} on {scenario.host} is already in use by "
+                f"another process, so cibench would measure that server instead of its own. "
+                f"Stop it, or change 'port' in the scenario file (without 'port' cibench picks "
+                f"a free one)."
+            )
         argv = render_command(scenario, scenario.host, port)
         base_url = f"http://{scenario.host}:{port}"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,21 +90,62 @@ class LocalLauncher:
                 f"scenario '{scenario.id}': cannot run {argv[0]!r} ({exc.strerror}). Check "
                 f"'command' in the scenario file and that the program is installed."
             ) from exc
+        try:
+            self._check_healthy(base_url, port, api_key)
+        except BaseException:
+            self.stop()  # also on Ctrl-C or SIGTERM during start-up: no server is left behind
+            raise
+        return Endpoint(
+            scenario=scenario, base_url=base_url, model=scenario.model_name, api_key=api_key
+        )
+
+    def _check_healthy(self, base_url: str, port: int, api_key: str | None) -> None:
+        """Wait for `/health`, then make sure the server answering is ours and still alive."""
+        scenario = self.scenario
         result = wait_healthy(
             base_url,
             scenario.startup_timeout_seconds,
             headers=auth_headers(api_key),
             still_running=self._exit_description,
         )
+        if result.refused_status is not None:
+            raise AuthError(
+                f"scenario '{scenario.id}': GET {base_url}/health: "
+                f"{auth_hint(result.refused_status, api_key)}"
+            )
         if not result.healthy:
-            self.stop()
             raise LaunchError(
                 self._failure_message(
                     base_url, result.stopped_reason, result.waited_seconds, result.last_observation
                 )
             )
-        return Endpoint(
-            scenario=scenario, base_url=base_url, model=scenario.model_name, api_key=api_key
+        stopped = self._exit_description()
+        if stopped is not None:
+            raise LaunchError(
+                self._failure_message(base_url, stopped, result.waited_seconds, "200")
+                + f"\n  Yet {base_url}/health answered 200: another process serves that port."
+            )
+        foreign = older_listener(port, self._process.pid) if self._process else None
+        if foreign is not None:
+            raise LaunchError(
+                f"scenario '{scenario.id}': {base_url} is served by process {foreign}, which "
+                f"was running before cibench started the scenario's server; cibench would "
+                f"measure the wrong server. Stop process {foreign} or change 'port' in the "
+                f"scenario file.\n  Server log: {self.log_path}"
+            )
+
+    def died(self) -> str | None:
+        """Why the server is gone (`server died with exit code 1, see …/server.log`), or None."""
+        code = self._process.poll() if self._process is not None else None
+        if code is None:
+            return None
+        stopped = (
+            f"on signal {signal.Signals(-code).name}" if code < 0 else f"with exit code {code}"
+        )
+        return (
+            f"server died {stopped} while the tests ran; see "
+            f"{self.log_path}\n  Last lines:\n"
+            + "\n".join(f"    {line}" for line in log_tail(self.log_path).splitlines())
         )
 
     def _exit_description(self) -> str | None:

@@ -16,6 +16,7 @@ from prometheus_client.exposition import basic_auth_handler, default_handler
 
 from cibench.client.credentials import BasicAuth, auth_from_env, redact_url, split_credentials
 from cibench.errors import PushError
+from cibench.urls import redact_userinfo, url_problem
 
 __all__ = [
     "BasicAuth",
@@ -85,6 +86,12 @@ def push_registry(
     Credentials in the URL (`http://user:password@host`) are used when `auth` is None. Raises
     `PushError` naming the gateway (never the password) after `1 + retries` failed attempts.
     """
+    problem = url_problem(url)
+    if problem is not None:
+        raise PushError(
+            f"Pushgateway {redact_userinfo(url)}: {problem}. Pass --pushgateway http://HOST:PORT "
+            "(or set pushgateway_url in settings.yaml); the metrics are still in metrics.prom."
+        )
     url, url_auth = split_credentials(url)
     auth = auth or url_auth
     group = "/".join(f"{name}={value}" for name, value in grouping_key.items())

@@ -19,6 +19,7 @@ import httpx
 from cibench.artifacts import ScenarioWriter
 from cibench.artifacts.rows import LoadPointParameters
 from cibench.client.endpoint import auth_headers
+from cibench.client.guard import GuardLimits, RequestGuard
 from cibench.client.http1 import encode_request
 from cibench.client.record import RequestRecord
 from cibench.client.stream import PreparedRequest
@@ -43,6 +44,9 @@ __all__ = ["PointOutcome", "RunTarget", "run_point"]
 
 DATASET = "random"
 Report = Callable[[str], None]
+
+SIZING_REQUEST_SECONDS = 60.0
+SCRAPE_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +107,17 @@ def _prompts(
 ) -> tuple[list[SizedPrompt], str]:
     """Size every prompt; when the server cannot be asked, fall back to unmeasured prompts."""
     headers = auth_headers(target.api_key)
+    # Sizing talks to the server before the clock starts: bound it as a whole (a hung or
+    # dripping /tokenize must not stall the stage), from the profile's own timeout.
+    limits = GuardLimits(
+        request_seconds=min(SIZING_REQUEST_SECONDS, profile.timeout_seconds),
+        stage_seconds=profile.timeout_seconds,
+        consecutive_timeouts=2,
+    )
     try:
-        with httpx.Client(timeout=60.0, headers=headers) as client:
+        with httpx.Client(
+            timeout=limits.request_seconds, headers=headers, transport=RequestGuard(limits)
+        ) as client:
             counter = open_counter(
                 client, target.base_url, target.model, profile.api, profile.sizing
             )
@@ -118,9 +131,9 @@ def _prompts(
     return unsized_prompts(seeds, point.input_length), "none"
 
 
-def _scrape(base_url: str, headers: dict[str, str]) -> str | None:
+def _scrape(base_url: str, headers: dict[str, str], timeout_s: float) -> str | None:
     try:
-        response = httpx.get(f"{base_url}/metrics", headers=headers, timeout=10.0)
+        response = httpx.get(f"{base_url}/metrics", headers=headers, timeout=timeout_s)
     except httpx.HTTPError:
         return None
     return response.text if response.status_code == 200 else None
@@ -214,14 +227,16 @@ def run_point(
     auth = auth_headers(target.api_key)
     scrapes: dict[str, str | None] = {}
 
+    scrape_timeout = min(SCRAPE_TIMEOUT_SECONDS, profile.timeout_seconds)
+
     def before(position: int) -> None:
         if position == first_measured:
-            scrapes["before"] = _scrape(target.base_url, auth)
+            scrapes["before"] = _scrape(target.base_url, auth, scrape_timeout)
 
     progress = Progress()
     with _monitor(progress, report, report_every_s):
         results = execute(profile.backend, net, phases, progress, before)
-    scrapes["after"] = _scrape(target.base_url, auth)
+    scrapes["after"] = _scrape(target.base_url, auth, scrape_timeout)
     records: list[RequestRecord] = [r for phase in results[first_measured:] for r in phase]
 
     percentiles = sorted({*DEFAULT_PERCENTILES, *profile.percentiles})

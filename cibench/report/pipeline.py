@@ -22,7 +22,7 @@ from pathlib import Path
 
 from cibench.artifacts import GatesFile, RunResults, RunWriter, read_run
 from cibench.config.settings import Settings
-from cibench.errors import BaselineMissing, CibenchError, PushError
+from cibench.errors import BaselineMissing, BaselineUnreadable, CibenchError, PushError
 from cibench.gates.baseline import load_baseline
 from cibench.gates.rules import Baseline, Verdict, evaluate
 from cibench.metrics.build import build_registry
@@ -47,6 +47,8 @@ class PostSessionOptions:
     instance: str | None = None
     """Grouping-key `instance`; None = `$CIBENCH_INSTANCE`, else this machine's hostname."""
     push_timeout_s: float = 10.0
+    interrupted: bool = False
+    """The session was interrupted (Ctrl-C, SIGTERM): gates fail and nothing is pushed."""
 
 
 @dataclass(slots=True)
@@ -97,6 +99,8 @@ def resolve_baseline(
             exclude=run.run_dir,
             timeout_s=timeout_s,
         )
+    except BaselineUnreadable:
+        raise  # a path that does not exist is a typo to report, not "no baseline"
     except (BaselineMissing, PushError) as exc:
         return None, f"baseline: unavailable: {exc}"
     if not baseline.points:
@@ -202,15 +206,20 @@ def run_post_session(
     lines += _scenario_notes(run)
 
     verdicts: list[Verdict] = []
+    baseline_error: str | None = None
     if options.gates_enabled:
-        baseline, baseline_line = resolve_baseline(
-            run,
-            settings,
-            options.baseline,
-            pushgateway_url=options.pushgateway_url,
-            environ=environ,
-            timeout_s=options.push_timeout_s,
-        )
+        try:
+            baseline, baseline_line = resolve_baseline(
+                run,
+                settings,
+                options.baseline,
+                pushgateway_url=options.pushgateway_url,
+                environ=environ,
+                timeout_s=options.push_timeout_s,
+            )
+        except BaselineUnreadable as exc:
+            baseline, baseline_error = None, str(exc)
+            baseline_line = f"baseline: FAILED: {exc}"
         lines.append(baseline_line)
         verdicts = evaluate(run, baseline, settings.gates)
         lines += render_table(verdicts)
@@ -221,7 +230,9 @@ def run_post_session(
     lines.append(f"metrics: {metrics_path}")
 
     push_error: str | None = None
-    if daily:
+    if options.interrupted:
+        lines.append("push: skipped (the run was interrupted; a partial run is never pushed)")
+    elif daily:
         if options.pushgateway_url:
             push_lines, errors = push_run(
                 run,
@@ -251,6 +262,8 @@ def run_post_session(
         exit_code = EXIT_PUSH_FAILED
     elif not daily and gate_failed:
         exit_code = EXIT_GATE_FAILED
+    if exit_code == 0 and (baseline_error is not None or options.interrupted):
+        exit_code = EXIT_GATE_FAILED
     gates_path = RunWriter(run_dir).write_gates(
         GatesFile(
             run_id=run.run_id,
@@ -260,6 +273,8 @@ def run_post_session(
             failed=exit_code != 0,
             gate_failed=gate_failed,
             push_error=push_error,
+            baseline_error=baseline_error,
+            interrupted=options.interrupted,
             exit_code=exit_code,
             verdicts=[verdict.to_record() for verdict in verdicts],
         )

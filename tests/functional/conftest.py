@@ -10,11 +10,13 @@ import httpx
 import pytest
 
 from cibench.artifacts import ScenarioWriter
+from cibench.client.guard import RequestGuard
 from cibench.functional.capabilities import Capabilities, probe
 from cibench.functional.results import CaseRecord, Status, case_row
 from cibench.functional.schemas import SchemaSet
 from cibench.launch import Endpoint
 from cibench.plan import FunctionalItem
+from cibench.redact import scrub
 from cibench.session import RunContext
 
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
@@ -40,24 +42,43 @@ def capability_cache() -> dict[str, Capabilities]:
     return {}
 
 
+@pytest.fixture(scope="session")
+def probe_refusals() -> dict[str, str]:
+    """Why a scenario's probe was refused (401/403, 429, hung server), by scenario id."""
+    return {}
+
+
 @pytest.fixture
 def capabilities(
     functional_case: FunctionalItem,
     server: Endpoint,
     http_client: httpx.Client,
+    request_guard: RequestGuard,
     capability_cache: dict[str, Capabilities],
+    probe_refusals: dict[str, str],
     functional_schemas: SchemaSet,
     stage_dir: Path,
     cibench_run: RunContext,
 ) -> Capabilities:
-    """What the scenario's server supports (probed on first use, then cached)."""
+    """What the scenario's server supports (probed on first use, then cached).
+
+    A refusal during the probe (wrong key, rate limit, hung server) fails every case of the
+    scenario with that reason: it is no evidence about capabilities, so nothing is skipped.
+    """
     scenario_id = functional_case.scenario_id
+    if scenario_id in probe_refusals:
+        pytest.fail(probe_refusals[scenario_id], pytrace=False)
     if scenario_id not in capability_cache:
         found = probe(http_client, scenario_id, server.model, functional_schemas)
+        if request_guard.refusal is not None:
+            probe_refusals[scenario_id] = (
+                f"capability probe of '{scenario_id}' refused: {scrub(request_guard.refusal)}"
+            )
+            pytest.fail(probe_refusals[scenario_id], pytrace=False)
         capability_cache[scenario_id] = found
         worker = cibench_run.worker_id
         name = "capabilities.json" if worker == "master" else f"capabilities-{worker}.json"
-        (stage_dir / name).write_text(json.dumps(found.as_json(), indent=2) + "\n")
+        (stage_dir / name).write_text(scrub(json.dumps(found.as_json(), indent=2)) + "\n")
     return capability_cache[scenario_id]
 
 

@@ -174,15 +174,17 @@ def test_no_gates_still_writes_metrics_and_an_empty_gates_file(tmp_path: Path) -
     assert (run_dir / "metrics.prom").exists()
 
 
-def test_an_unavailable_baseline_is_said_and_is_not_a_pass(tmp_path: Path) -> None:
+def test_a_baseline_path_that_does_not_exist_fails_the_run(tmp_path: Path) -> None:
     run_dir = write_complete_run(tmp_path / "pr")
 
     result = run_post_session(
         run_dir, SETTINGS, options(baseline=str(tmp_path / "missing")), environ=NO_ENV
     )
 
-    assert not result.failed
-    assert result.summary_lines[1].startswith("baseline: unavailable: baseline ")
+    # a typo in --baseline is an error, not a silent "no baseline" (issue #20)
+    assert result.failed
+    assert result.summary_lines[1].startswith("baseline: FAILED: baseline ")
+    assert "no such directory" in result.summary_lines[1]
     verdicts = gates(run_dir)["verdicts"]
     assert isinstance(verdicts, list)
     assert {v["verdict"] for v in verdicts if v["gate"] == "ttft_p99"} == {"no baseline"}
