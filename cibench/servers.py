@@ -14,7 +14,6 @@ from cibench.artifacts import RunFile, RunWriter
 from cibench.config.scenario import Scenario
 from cibench.errors import CibenchError, LaunchError
 from cibench.launch import Endpoint, Launcher, make_launcher
-from cibench.redact import scrub
 from cibench.runinfo import utc_now_iso
 
 

@@ -6,8 +6,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from cibench import __version__
 from cibench.artifacts import RunWriter, SessionFile, SessionScenario
 from cibench.artifacts.files import STAGE_ORDER
@@ -19,7 +17,7 @@ from cibench.config.settings import Settings
 from cibench.errors import CibenchError, ConfigError
 from cibench.launch.url import url_scenario
 from cibench.plan import ScenarioPlan, build_plan
-from cibench.redact import register_secret, scrub
+from cibench.redact import register_secret
 from cibench.runinfo import detect_branch, detect_commit, new_run_id, utc_now_iso
 from cibench.servers import RunFacts, ServerPool
 from cibench.urls import is_url, redact_userinfo, url_problem
@@ -214,18 +212,8 @@ class CibenchSession:
         """Write `session.json`: what ran, for the post-session stage and `cibench gate`."""
         facts = self.facts()
         scenarios: dict[str, SessionScenario] = {}
-        self.scenario_ids()  # an xdist controller learns the ids of URL scenarios here
         for scenario_id, stages in self.stages_seen.items():
-            scenario = self.scenario(scenario_id)
-            served = self._served_model(scenario_id) or scenario.model_name
-            scenarios[scenario_id] = SessionScenario(
-                stages=sorted(stages, key=STAGE_ORDER.index),
-                model=served if scenario.model == AUTO_MODEL else scenario.model,
-                served_model_name=served,
-                quant=scenario.quant,
-                hardware=scenario.hardware,
-                mode=scenario.mode,
-            )
+            scenarios[scenario_id] = self._session_scenario(scenario_id, stages)
         session = SessionFile(
             run_id=facts.run_id,
             run_type=facts.run_type,
@@ -237,6 +225,37 @@ class CibenchSession:
             scenarios=scenarios,
         )
         return RunWriter(self.run_dir).finish(session)
+
+    def _session_scenario(self, scenario_id: str, stages: list[Stage]) -> SessionScenario:
+        """What session.json says of one scenario; the model is the name the server reported.
+
+        An xdist controller never resolved a URL scenario (its workers did), so what it does
+        not know comes from the scenario's run.json.
+        """
+        run = RunWriter(self.run_dir).scenario(scenario_id).run_file()
+        ordered = sorted(stages, key=STAGE_ORDER.index)
+        try:
+            scenario = self.scenario(scenario_id)
+        except CibenchError:
+            if run is None:
+                return SessionScenario(stages=ordered)
+            return SessionScenario(
+                stages=ordered,
+                model=run.served_model_name or run.model or "",
+                served_model_name=run.served_model_name,
+                quant=run.quant or "",
+                hardware=run.hardware or "",
+                mode=run.mode or "",
+            )
+        served = self._served_model(scenario_id) or scenario.model_name
+        return SessionScenario(
+            stages=ordered,
+            model=served if scenario.model == AUTO_MODEL else scenario.model,
+            served_model_name=served,
+            quant=scenario.quant,
+            hardware=scenario.hardware,
+            mode=scenario.mode,
+        )
 
     def _served_model(self, scenario_id: str) -> str | None:
         """The model name the server itself reported (run.json), for scenarios with `auto`."""

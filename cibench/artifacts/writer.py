@@ -18,7 +18,6 @@ from pydantic import BaseModel
 from cibench.artifacts import layout
 from cibench.artifacts.codec import append_cells, write_cells
 from cibench.artifacts.files import GatesFile, RunFile, SessionFile
-from cibench.redact import scrub
 from cibench.artifacts.rows import (
     REQUEST_COLUMNS,
     AccuracyRow,
@@ -26,6 +25,7 @@ from cibench.artifacts.rows import (
     PerfRequestRow,
     PerfSummaryRow,
 )
+from cibench.redact import scrub
 
 
 def write_json(path: Path, model: BaseModel) -> Path:

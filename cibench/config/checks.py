@@ -12,12 +12,26 @@ import shlex
 import string
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from cibench.config.accuracy import AccuracyProfile
+from cibench.config.matrix import Matrix
+from cibench.config.providers import Providers
+from cibench.config.scenario import Scenario
+from cibench.config.settings import Settings
 from cibench.urls import is_url
 
-if TYPE_CHECKING:
-    from cibench.config.loader import ConfigSet
+
+class ConfigSet(Protocol):
+    """What the checks read of `cibench.config.loader.ConfigSet` (which calls them)."""
+
+    root: Path
+    settings: Settings
+    scenarios: dict[str, Scenario]
+    matrix: Matrix
+    accuracy_profiles: dict[str, AccuracyProfile]
+    providers: Providers
+
 
 COMMAND_PLACEHOLDERS = ("python", "model", "served_model_name", "host", "port", "args")
 

@@ -15,6 +15,7 @@ from hostile_server import Act, HostileServer, Request, answer, models
 
 from cibench.accuracy.runner import run_profile
 from cibench.accuracy.sampler import ChatSampler, SamplerConfig
+from cibench.artifacts import ScenarioWriter
 from cibench.client.guard import GuardLimits, RequestGuard, ServerRefused, retry_after_seconds
 from cibench.config.accuracy import AccuracyProfile
 from cibench.config.perf import PerfProfile
@@ -234,7 +235,7 @@ def test_perf_against_a_server_that_hangs_on_generation_ends_in_bounded_time(
     with HostileServer(health_ok_else(Act(how="hang"))) as server:
         target = RunTarget(server.url, "m", "hostile", "hostile")
         started = time.monotonic()
-        outcome = run_point(target, profile, point, tmp_path / "perf")
+        outcome = run_point(target, profile, point, ScenarioWriter(tmp_path))
         waited = time.monotonic() - started
     assert waited < 20.0, f"a 1 s timeout profile took {waited:.0f} s"
     assert outcome.problems(profile.max_failure_ratio)  # failed, never a pass

@@ -11,9 +11,12 @@ import pytest
 from fault_support import copy_configs, files_holding, run_pytest
 from hostile_server import Act, HostileServer, Request, answer, models
 
+from cibench.artifacts import RunFile, RunWriter
+from cibench.config.options import CibenchOptions
 from cibench.errors import ConfigError
 from cibench.launch.url import url_scenario
 from cibench.redact import register_secret, scrub
+from cibench.session import CibenchSession
 
 MODEL = "org/Echo-1.5B"
 SCENARIO_ID = "org-Echo-1.5B"
@@ -95,3 +98,22 @@ def test_a_header_echoing_server_leaks_the_url_key_nowhere(tmp_path: Path) -> No
     assert session["scenarios"][SCENARIO_ID]["model"] == MODEL  # not "auto"
     assert f'model="{MODEL}"' in (run_dir / "metrics.prom").read_text()
     assert 'model="auto"' not in (run_dir / "metrics.prom").read_text()
+
+
+def test_an_xdist_controller_names_a_url_scenarios_model_from_its_run_json(
+    tmp_path: Path,
+) -> None:
+    # The controller never resolved the URL (its workers did): it must neither ask the
+    # server again nor fail, and the model label is what the server reported.
+    configs = Path(__file__).resolve().parents[3] / "configs"
+    run = RunFile(scenario=SCENARIO_ID, mode="external", model=MODEL, served_model_name=MODEL)
+    session = CibenchSession(
+        CibenchOptions(
+            scenarios=["http://127.0.0.1:9"], configs_dir=configs, artifacts_dir=tmp_path
+        )
+    )
+    RunWriter(session.run_dir).start_scenario(run, SCENARIO_ID)
+    session.record_stage(SCENARIO_ID, "functional")
+    written = json.loads(session.write_session_json().read_text())
+    assert written["scenarios"][SCENARIO_ID]["model"] == MODEL
+    assert written["scenarios"][SCENARIO_ID]["mode"] == "external"
