@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from cibench.client.guard import GuardLimits, RequestGuard
+from cibench.client.guard import GuardLimits, GuardState, RequestGuard
 from cibench.config.matrix import STAGES, Stage
 from cibench.config.options import BY_FIELD, OPTIONS, CibenchOptions, resolve_options
 from cibench.config.scenario import Scenario
@@ -391,28 +391,28 @@ def artifacts(stage_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def _request_guards() -> Iterator[dict[str, RequestGuard]]:
-    guards: dict[str, RequestGuard] = {}
-    yield guards
-    for guard in guards.values():
-        guard.close()
+def _guard_states() -> dict[str, GuardState]:
+    return {}
 
 
 @pytest.fixture
 def request_guard(
-    server: Endpoint, cibench_run: RunContext, _request_guards: dict[str, RequestGuard]
-) -> RequestGuard:
-    """The scenario's `RequestGuard` (shared by its tests: the stage deadline spans them all)."""
-    if server.scenario.id not in _request_guards:
-        timeouts = cibench_run.settings.functional_timeouts
-        limits = GuardLimits(
-            request_seconds=timeouts.request_seconds,
-            stage_seconds=timeouts.stage_seconds,
-            consecutive_timeouts=timeouts.consecutive_timeouts,
-            max_retry_after_seconds=timeouts.max_retry_after_seconds,
-        )
-        _request_guards[server.scenario.id] = RequestGuard(limits)
-    return _request_guards[server.scenario.id]
+    server: Endpoint, cibench_run: RunContext, _guard_states: dict[str, GuardState]
+) -> Iterator[RequestGuard]:
+    """This test's `RequestGuard`: its own connections (closed after the test, as a server
+    with few HTTP threads needs), the scenario's shared state (stage deadline, hung count,
+    refusal)."""
+    timeouts = cibench_run.settings.functional_timeouts
+    limits = GuardLimits(
+        request_seconds=timeouts.request_seconds,
+        stage_seconds=timeouts.stage_seconds,
+        consecutive_timeouts=timeouts.consecutive_timeouts,
+        max_retry_after_seconds=timeouts.max_retry_after_seconds,
+    )
+    state = _guard_states.setdefault(server.scenario.id, GuardState())
+    guard = RequestGuard(limits, state=state)
+    yield guard
+    guard.close()
 
 
 @pytest.fixture
@@ -425,19 +425,9 @@ def http_client(server: Endpoint, request_guard: RequestGuard) -> Iterator[httpx
         base_url=server.base_url,
         headers=server.headers(),
         timeout=request_guard.limits.request_seconds,
-        transport=_Unclosed(request_guard),
+        transport=request_guard,
     ) as client:
         yield client
-
-
-class _Unclosed(httpx.BaseTransport):
-    """Lends the session's guard (and its connection pool) to one client without closing it."""
-
-    def __init__(self, inner: httpx.BaseTransport) -> None:
-        self._inner = inner
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self._inner.handle_request(request)
 
 
 @pytest.fixture

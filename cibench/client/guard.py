@@ -58,6 +58,16 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
+@dataclass(slots=True)
+class GuardState:
+    """What one stage has seen of a server so far; shared by the guards of its tests."""
+
+    stage_deadline: float | None = None
+    timeouts_in_a_row: int = 0
+    refusal: str | None = None
+    """The first refusal seen (401/403, persistent 429, hung server, stage deadline)."""
+
+
 class _DeadlineStream(httpx.SyncByteStream):
     """A response body that raises `ReadTimeout` once the request's total deadline passes."""
 
@@ -84,14 +94,17 @@ class RequestGuard(httpx.BaseTransport):
         limits: GuardLimits = GuardLimits(),
         inner: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        state: GuardState | None = None,
     ) -> None:
         self.limits = limits
         self._inner = inner or httpx.HTTPTransport()
         self._sleep = sleep
-        self._stage_deadline: float | None = None
-        self._timeouts_in_a_row = 0
-        self.refusal: str | None = None
-        """The first refusal seen (401/403, persistent 429, hung server, stage deadline)."""
+        self.state = GuardState() if state is None else state
+
+    @property
+    def refusal(self) -> str | None:
+        """The first refusal this stage saw (kept: a wrong key stays wrong)."""
+        return self.state.refusal
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         what = f"{request.method} {request.url.path}"
@@ -126,23 +139,24 @@ class RequestGuard(httpx.BaseTransport):
 
     def _check_patience(self, request: httpx.Request, what: str) -> None:
         now = time.monotonic()
-        if self._stage_deadline is None:
-            self._stage_deadline = now + self.limits.stage_seconds
-        if now > self._stage_deadline:
+        state = self.state
+        if state.stage_deadline is None:
+            state.stage_deadline = now + self.limits.stage_seconds
+        if now > state.stage_deadline:
             raise self._refused(
                 request,
                 f"{what}: not sent, the stage's deadline of {self.limits.stage_seconds:g} s "
                 "has passed (settings.yaml functional_timeouts.stage_seconds)",
             )
-        if self._timeouts_in_a_row >= self.limits.consecutive_timeouts:
+        if state.timeouts_in_a_row >= self.limits.consecutive_timeouts:
             raise self._refused(
                 request,
-                f"{what}: not sent, the server left the last {self._timeouts_in_a_row} requests "
+                f"{what}: not sent, the server left the last {state.timeouts_in_a_row} requests "
                 f"unanswered for {self.limits.request_seconds:g} s each and counts as hung",
             )
 
     def _refused(self, request: httpx.Request, message: str) -> ServerRefused:
-        self.refusal = self.refusal or message
+        self.state.refusal = self.state.refusal or message
         return ServerRefused(message, request=request)
 
     def _send(self, request: httpx.Request, what: str) -> httpx.Response:
@@ -150,15 +164,15 @@ class RequestGuard(httpx.BaseTransport):
         try:
             response = self._inner.handle_request(request)
         except httpx.TimeoutException:
-            self._timeouts_in_a_row += 1
+            self.state.timeouts_in_a_row += 1
             raise
         if time.monotonic() > deadline:
             response.close()
-            self._timeouts_in_a_row += 1
+            self.state.timeouts_in_a_row += 1
             raise httpx.ReadTimeout(
                 f"{what}: no answer within {self.limits.request_seconds:g} s", request=request
             )
-        self._timeouts_in_a_row = 0
+        self.state.timeouts_in_a_row = 0
         stream = response.stream
         if isinstance(stream, httpx.SyncByteStream):
             response.stream = _DeadlineStream(stream, deadline, self.limits.request_seconds)

@@ -16,7 +16,13 @@ from hostile_server import Act, HostileServer, Request, answer, models
 from cibench.accuracy.runner import run_profile
 from cibench.accuracy.sampler import ChatSampler, SamplerConfig
 from cibench.artifacts import ScenarioWriter
-from cibench.client.guard import GuardLimits, RequestGuard, ServerRefused, retry_after_seconds
+from cibench.client.guard import (
+    GuardLimits,
+    GuardState,
+    RequestGuard,
+    ServerRefused,
+    retry_after_seconds,
+)
 from cibench.config.accuracy import AccuracyProfile
 from cibench.config.perf import PerfProfile
 from cibench.config.scenario import Scenario
@@ -239,3 +245,20 @@ def test_perf_against_a_server_that_hangs_on_generation_ends_in_bounded_time(
         waited = time.monotonic() - started
     assert waited < 20.0, f"a 1 s timeout profile took {waited:.0f} s"
     assert outcome.problems(profile.max_failure_ratio)  # failed, never a pass
+
+
+def test_tests_share_what_the_stage_learnt_but_not_their_connections() -> None:
+    # each functional test has its own guard (its connections close with the test), while
+    # the hung count, the stage deadline and a refusal carry over to the next test
+    state = GuardState()
+    limits = GuardLimits(request_seconds=0.4, consecutive_timeouts=1)
+    with HostileServer(health_ok_else(Act(how="hang"))) as server:
+        first = httpx.Client(base_url=server.url, transport=RequestGuard(limits, state=state))
+        with pytest.raises(httpx.TimeoutException):
+            first.post("/v1/chat/completions", json={})
+        first.close()
+        second = httpx.Client(base_url=server.url, transport=RequestGuard(limits, state=state))
+        with pytest.raises(ServerRefused, match="counts as hung"):
+            second.post("/v1/chat/completions", json={})
+    assert len(server.requests) == 1
+    assert state.refusal is not None
