@@ -129,4 +129,6 @@ class GatesFile(_JsonFile):
     gate_failed: bool = False
     push_error: str | None = None
     exit_code: int = 0
+    functional_skipped: dict[str, dict[str, int]] = Field(default_factory=dict)
+    """Per scenario, skipped functional cases counted by reason (evidence left out)."""
     verdicts: list[VerdictRecord] = Field(default_factory=list)

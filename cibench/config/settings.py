@@ -28,4 +28,5 @@ class Settings(StrictModel):
     job: str = "vllm_cibench"
     artifacts_dir: str = "artifacts"
     baseline: str | None = None
+    capability_baseline: str | None = None
     gates: GateThresholds = GateThresholds()
