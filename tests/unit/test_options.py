@@ -24,6 +24,7 @@ VALUES = {
     "run_id": "r-42",
     "metric_prefix": "team_",
     "instance": "runner-7",
+    "capability_baseline": "/tmp/cibench-capabilities.json",
 }
 """A value for each option that differs from its default."""
 REQUIRED_ARGS = {
