@@ -8,11 +8,12 @@ RUN_TYPE ?= pr
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.cibench-installed
 
-.PHONY: help venv bench test lint format typecheck unit configs-lint dashboards clean
+.PHONY: help venv bench test lint format typecheck unit configs-lint dashboards mutation clean
 
 help:
 	@echo "make bench [SCENARIO=local-sim RUN_TYPE=pr]  run the PR flow against a scenario"
 	@echo "make test                                     ruff + mypy + the project's own tests"
+	@echo "make mutation                                 the functional suite's kill table (CI runs it)"
 	@echo "make lint | format | typecheck | unit | configs-lint | dashboards | clean"
 
 $(STAMP): pyproject.toml
@@ -49,6 +50,11 @@ configs-lint: venv
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+# One simulator behind a proxy that plays ~50 buggy servers; fails under a 95 % kill rate
+# (docs/functional.md#mutation-harness). About a minute on two cores.
+mutation: venv
+	$(BIN)/python -m benchmarks.mutation
 
 dashboards: venv
 	$(BIN)/cibench dashboards

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from cibench.client.guard import GuardLimits, GuardState, RequestGuard
+from cibench.config.declared import features_from_file, parse_features
 from cibench.config.matrix import STAGES, Stage
 from cibench.config.options import BY_FIELD, OPTIONS, CibenchOptions, resolve_options
 from cibench.config.scenario import Scenario
@@ -43,6 +44,7 @@ FLAGS = (
     "--run-id",
     "--metric-prefix",
     "--scenario-id",
+    "--capability-baseline",
 )
 """The options of `cibench.config.options.OPTIONS` that pytest takes (`--instance` is the
 env var's alone here)."""
@@ -99,6 +101,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "read the daily group back (default: settings.yaml baseline, env CIBENCH_BASELINE)",
     )
     group.addoption(
+        "--capability-baseline",
+        default=None,
+        metavar="SRC",
+        help="capabilities a previous run's probe found (a capabilities.json, a run directory "
+        "or an artifacts root: the newest daily run); one found there and missing now fails "
+        "its cases instead of skipping them ('off' disables; default: settings.yaml "
+        "capability_baseline, else --baseline when it is a directory; env "
+        "CIBENCH_CAPABILITY_BASELINE)",
+    )
+    group.addoption(
+        "--features",
+        default=None,
+        metavar="LIST",
+        help="declare capabilities for every selected scenario, e.g. chat,logprobs,n=false: "
+        "declared ones must work (their cases fail instead of skipping); for a base-URL "
+        "scenario this replaces the scenario file's features section",
+    )
+    group.addoption(
+        "--expect-capabilities",
+        default=None,
+        metavar="FILE",
+        help="declare capabilities from a YAML/JSON file: a list of names, a mapping of name "
+        "to true/false, or a capabilities.json from an earlier run",
+    )
+    group.addoption(
         "--no-gates",
         action="store_true",
         default=False,
@@ -133,6 +160,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _declared(config: pytest.Config) -> dict[str, bool]:
+    declared: dict[str, bool] = {}
+    try:
+        path = config.getoption("--expect-capabilities")
+        if path:
+            declared.update(features_from_file(Path(path)))
+        text = config.getoption("--features")
+        if text:
+            declared.update(parse_features(text))
+    except CibenchError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return declared
+
+
 def _options(config: pytest.Config) -> CibenchOptions:
     given = {
         option.field: config.getoption(option.flag) for option in OPTIONS if option.flag in FLAGS
@@ -146,6 +187,7 @@ def _options(config: pytest.Config) -> CibenchOptions:
             scenarios=config.getoption("--scenario"),
             gates_enabled=not config.getoption("--no-gates"),
             model=config.getoption("--model"),
+            declared_features=_declared(config),
         )
     except ConfigError as exc:
         raise pytest.UsageError("\n".join(exc.problems)) from exc
@@ -159,7 +201,13 @@ def _is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-PATH_OPTIONS = ("--configs", "--artifacts", "--baseline")
+PATH_OPTIONS = (
+    "--configs",
+    "--artifacts",
+    "--baseline",
+    "--capability-baseline",
+    "--expect-capabilities",
+)
 INI_NAMES = ("pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 
 

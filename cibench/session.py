@@ -9,6 +9,7 @@ from pathlib import Path
 from cibench import __version__
 from cibench.artifacts import RunWriter, SessionFile, SessionScenario
 from cibench.artifacts.files import STAGE_ORDER
+from cibench.config.declared import with_declared
 from cibench.config.loader import ConfigSet, load_configs
 from cibench.config.matrix import RunType, Stage
 from cibench.config.options import CibenchOptions
@@ -33,6 +34,7 @@ class RunContext:
     settings: Settings
     run_dir: Path
     worker_id: str
+    capability_baseline: str | None = None
 
 
 @dataclass
@@ -111,6 +113,9 @@ class CibenchSession:
                 scenario = self.configs.scenario(name)
                 if self.options.model:
                     scenario = scenario.model_copy(update={"model": self.options.model})
+            if self.options.declared_features:
+                features = with_declared(scenario.features, self.options.declared_features)
+                scenario = scenario.model_copy(update={"features": features})
             self._scenarios[name] = scenario
             self._scenarios[scenario.id] = scenario
         return self._scenarios[name]
@@ -144,6 +149,7 @@ class CibenchSession:
             settings=self.settings,
             run_dir=self.run_dir,
             worker_id=self.worker_id,
+            capability_baseline=self.options.capability_baseline_or(self.configs.settings),
         )
 
     def facts(self) -> RunFacts:

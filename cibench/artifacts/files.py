@@ -139,4 +139,6 @@ class GatesFile(_JsonFile):
     """`--baseline` named a source that does not exist or cannot be read."""
     interrupted: bool = False
     exit_code: int = 0
+    functional_skipped: dict[str, dict[str, int]] = Field(default_factory=dict)
+    """Per scenario, skipped functional cases counted by reason (evidence left out)."""
     verdicts: list[VerdictRecord] = Field(default_factory=list)

@@ -21,6 +21,7 @@ Capability = Literal[
     "tokenize",
     "metrics",
     "deterministic",
+    "min_tokens",
     "version",
     "strict_validation",
     "model_check",
@@ -31,8 +32,9 @@ Capability = Literal[
     "vllm_tokenize",
     "vllm_metrics",
 ]
-# The first ten are generic OpenAI-API features; the rest are behaviours vLLM has and other
-# OpenAI-compatible servers (llama.cpp's llama-server, for one) may lack or do differently.
+# The first ten are generic OpenAI-API features; the rest (from min_tokens on) are behaviours
+# vLLM has and other OpenAI-compatible servers (llama.cpp's llama-server, for one) may lack or
+# do differently.
 CAPABILITIES: tuple[Capability, ...] = get_args(Capability)
 Api = Literal[
     "chat", "completions", "models", "health", "version", "metrics", "tokenize", "detokenize", "raw"
@@ -93,6 +95,11 @@ class Expectations(StrictModel):
     matches_non_stream: bool = False
     repeatable: bool = False
     models_served: bool = False
+    choices_differ: bool = False
+    prompt_tokens_match_tokenize: bool = False
+    stop_from_answer: bool = False
+    metrics_move: bool = False
+    sdk_parse: bool = False
     prometheus: bool = False
     metric_names: list[str] = Field(default_factory=list)
     json_keys: list[str] = Field(default_factory=list)
@@ -146,6 +153,7 @@ class FunctionalCase(StrictModel):
     raw_body: str | None = None
     content_type: str = "application/json"
     send_model: bool = True
+    client: Literal["http", "openai"] = "http"
     stream: bool = False
     followups: list[str] = Field(default_factory=list)
     requires: list[Capability] = Field(default_factory=list)
@@ -167,6 +175,18 @@ class FunctionalCase(StrictModel):
             raise ValueError("give either 'body' or 'raw_body', not both")
         if "stream" in self.body:
             raise ValueError("set streaming with the case's 'stream' key, not body.stream")
+        if self.api not in ("chat", "completions"):
+            for name in ("choices_differ", "prompt_tokens_match_tokenize", "stop_from_answer"):
+                if getattr(self.expect, name):
+                    raise ValueError(f"expect.{name} is only for api 'chat' or 'completions'")
+        if self.client == "openai" and (
+            self.api not in ("chat", "completions", "models") or self.raw_body is not None
+        ):
+            raise ValueError("client 'openai' sends chat, completions or models requests as JSON")
+        if self.expect.sdk_parse and self.client != "openai":
+            raise ValueError("expect.sdk_parse needs client: openai")
+        if self.expect.metrics_move and self.api != "metrics":
+            raise ValueError("expect.metrics_move is only for api 'metrics'")
         stream_only = ("usage_chunk", "matches_non_stream")
         for name in stream_only:
             if getattr(self.expect, name) and not self.stream:
@@ -182,7 +202,7 @@ class FunctionalCase(StrictModel):
 
     @property
     def capabilities_needed(self) -> tuple[Capability, ...]:
-        """`requires` plus the endpoint capability implied by `api`."""
+        """`requires` plus the endpoint capability implied by `api` and by expectations."""
         implied: dict[str, Capability] = {
             "chat": "chat",
             "completions": "completions",
@@ -192,6 +212,11 @@ class FunctionalCase(StrictModel):
             "version": "version",
         }
         needed: list[Capability] = [implied[self.api]] if self.api in implied else []
+        # expectations that need a second request of another kind need what it needs
+        if self.expect.prompt_tokens_match_tokenize:
+            needed.append("vllm_tokenize")
+        if self.expect.stop_from_answer:
+            needed.append("deterministic")
         needed.extend(c for c in self.requires if c not in needed)
         return tuple(needed)
 

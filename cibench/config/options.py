@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,6 +38,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("metric_prefix", "--metric-prefix", "CIBENCH_METRIC_PREFIX"),
     Option("instance", "--instance", "CIBENCH_INSTANCE"),
     Option("scenario_id", "--scenario-id", "CIBENCH_SCENARIO_ID"),
+    Option("capability_baseline", "--capability-baseline", "CIBENCH_CAPABILITY_BASELINE"),
 )
 """Every option that has an env var. Help texts name the env var with `env_help`."""
 BY_FIELD = {option.field: option for option in OPTIONS}
@@ -66,6 +68,10 @@ class CibenchOptions:
     """Pushgateway grouping-key `instance`; None = this machine's hostname."""
     scenario_id: str | None = None
     """The id of the run's one base-URL scenario (default: the served model's name)."""
+    capability_baseline: str | None = None
+    declared_features: dict[str, bool] = dataclass_field(default_factory=dict)
+    """Capabilities declared with --features / --expect-capabilities (on top of each
+    scenario's `features`)."""
 
     def pushgateway_or(self, settings: Settings) -> str | None:
         """The Pushgateway URL: given, else settings.yaml `pushgateway_url`."""
@@ -74,6 +80,18 @@ class CibenchOptions:
     def baseline_or(self, settings: Settings) -> str | None:
         """The baseline source: given, else settings.yaml `baseline`."""
         return self.baseline or settings.baseline
+
+    def capability_baseline_or(self, settings: Settings) -> str | None:
+        """Where the functional stage reads the capability baseline: given, else settings'
+        `capability_baseline`, else the regression baseline when it is a directory (a
+        Pushgateway holds no probe findings); `off` means none."""
+        chosen = self.capability_baseline or settings.capability_baseline
+        if chosen is not None:
+            return None if chosen == "off" else chosen
+        regression = self.baseline_or(settings)
+        if regression and regression != "pushgateway" and "://" not in regression:
+            return regression
+        return None
 
     def artifacts_or(self, settings: Settings) -> Path:
         """Where run directories go: given, else settings.yaml `artifacts_dir`."""

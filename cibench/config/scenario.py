@@ -22,13 +22,24 @@ ArgValue = str | int | float | bool | None | list[str | int | float]
 
 
 class Features(StrictModel):
-    """Capability switches; `None` means "probe the server", a bool forces the capability on/off."""
+    """Capability switches; `None` means "probe the server", a bool forces the capability on/off.
 
+    Every capability of the probe has a switch (docs/functional.md lists them).
+    """
+
+    chat: bool | None = None
+    completions: bool | None = None
+    logprobs: bool | None = None
+    n: bool | None = None
+    tokenize: bool | None = None
+    metrics: bool | None = None
+    deterministic: bool | None = None
     guided_decoding: bool | None = None
     function_call: bool | None = None
     reasoning: bool | None = None
     # vLLM behaviours other OpenAI-compatible servers may lack (docs/functional.md, probe);
     # set them true on a vLLM scenario so a regression fails instead of being skipped.
+    min_tokens: bool | None = None
     version: bool | None = None
     strict_validation: bool | None = None
     model_check: bool | None = None

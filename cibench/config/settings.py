@@ -42,5 +42,6 @@ class Settings(StrictModel):
     job: str = "vllm_cibench"
     artifacts_dir: str = "artifacts"
     baseline: str | None = None
+    capability_baseline: str | None = None
     gates: GateThresholds = GateThresholds()
     functional_timeouts: FunctionalTimeouts = FunctionalTimeouts()

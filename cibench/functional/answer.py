@@ -37,6 +37,7 @@ class Choice:
     first_chunk_role: str | None = None
     logprobs_seen: bool = False
     top_counts: list[int] = field(default_factory=list)
+    logprob_values: list[Any] = field(default_factory=list)
     chunks_after_finish: int = 0
 
     @property
@@ -57,6 +58,8 @@ class Answer:
     choices: list[Choice]
     usage: dict[str, Any] | None = None
     chunk_ids: set[str] = field(default_factory=set)
+    models: list[Any] = field(default_factory=list)  # `model` of the body / of every chunk
+    created: list[Any] = field(default_factory=list)  # `created` likewise
 
 
 def _as_mapping(value: Any) -> Mapping[str, Any]:
@@ -80,14 +83,36 @@ def _top_counts_completion(logprobs: Mapping[str, Any]) -> list[int]:
     return [len(t) for t in tops if isinstance(t, Mapping)]
 
 
+def _logprob_values(api: str, logprobs: Mapping[str, Any]) -> list[Any]:
+    """Every logprob number of a chat or completions `logprobs` object, alternatives too."""
+    if api == "chat":
+        values = []
+        for entry in logprobs.get("content") or []:
+            values.append(_as_mapping(entry).get("logprob"))
+            values += [
+                _as_mapping(t).get("logprob") for t in _as_mapping(entry).get("top_logprobs") or []
+            ]
+        return values
+    values = [v for v in logprobs.get("token_logprobs") or [] if v is not None]
+    for top in logprobs.get("top_logprobs") or []:
+        values += list(_as_mapping(top).values())
+    return values
+
+
 def _merge_logprobs(choice: Choice, api: str, logprobs: Any) -> None:
     if not isinstance(logprobs, Mapping):
         return
     choice.logprobs_seen = True
+    choice.logprob_values.extend(_logprob_values(api, logprobs))
     if api == "chat":
         choice.top_counts.extend(_top_counts_chat(logprobs))
     else:
         choice.top_counts.extend(_top_counts_completion(logprobs))
+
+
+def _identity_into(answer: Answer, data: Mapping[str, Any]) -> None:
+    answer.models.append(data.get("model"))
+    answer.created.append(data.get("created"))
 
 
 def _merge_tool_deltas(choice: Choice, deltas: Sequence[Any]) -> None:
@@ -150,7 +175,9 @@ def from_body(api: str, body: Any) -> Answer:
         _merge_logprobs(choice, api, item.get("logprobs"))
         choices.append(choice)
     usage = data.get("usage")
-    return Answer(choices=choices, usage=dict(usage) if isinstance(usage, Mapping) else None)
+    answer = Answer(choices=choices, usage=dict(usage) if isinstance(usage, Mapping) else None)
+    _identity_into(answer, data)
+    return answer
 
 
 def from_chunks(api: str, chunks: Sequence[Any]) -> Answer:
@@ -159,6 +186,7 @@ def from_chunks(api: str, chunks: Sequence[Any]) -> Answer:
     answer = Answer(choices=[])
     for raw_chunk in chunks:
         chunk = _as_mapping(raw_chunk)
+        _identity_into(answer, chunk)
         if isinstance(chunk.get("id"), str):
             answer.chunk_ids.add(chunk["id"])
         if isinstance(chunk.get("usage"), Mapping):

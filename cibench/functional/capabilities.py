@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
 from cibench.config.functional import CAPABILITIES, Capability
 from cibench.config.scenario import Features
+from cibench.functional.capability_baseline import CapabilityBaseline, lost
 from cibench.functional.checks import ErrorStyle, UsageStyle
 from cibench.functional.observation import Reply
 from cibench.functional.runner import send
@@ -37,12 +38,16 @@ from cibench.functional.verdicts import (
     judge_n,
     judge_reasoning,
     judge_tools,
+    model_not_served,
 )
 from cibench.functional.vllm_verdicts import (
+    MIN_TOKENS_PROBE,
+    MIN_TOKENS_STOPS,
     judge_completions_logprobs,
     judge_completions_usage,
     judge_continuous_usage,
     judge_echo,
+    judge_min_tokens,
     judge_model_check,
     judge_strict_validation,
     judge_top_logprobs_zero,
@@ -51,8 +56,25 @@ from cibench.functional.vllm_verdicts import (
     judge_vllm_tokenize,
 )
 
-# Every capability with a `features` flag of the same name can be forced on or off.
-FORCEABLE: dict[Capability, str] = {c: c for c in CAPABILITIES if c in Features.model_fields}
+# Declaring a capability on declares what it is built on: a scenario that says
+# `vllm_tokenize: true` says /tokenize exists, so a missing route fails instead of skipping.
+IMPLIED_BY: dict[Capability, tuple[Capability, ...]] = {
+    "chat": (
+        "function_call",
+        "guided_decoding",
+        "reasoning",
+        "logprobs",
+        "n",
+        "deterministic",
+        "continuous_usage",
+        "top_logprobs_zero",
+    ),
+    "completions": ("echo", "completions_logprobs", "min_tokens"),
+    "logprobs": ("top_logprobs_zero",),
+    "tokenize": ("vllm_tokenize",),
+    "metrics": ("vllm_metrics",),
+}
+MODEL_APIS = ("chat", "completions", "tokenize")
 ECHO_PROMPT = "The weather today is"
 
 
@@ -69,6 +91,7 @@ class Capabilities:
     reasoning_key: str | None = None
     completions_usage: UsageStyle | None = None
     completions_usage_evidence: str = "not probed"
+    model_error: str | None = None
 
     def finding(self, capability: Capability) -> Finding:
         """The finding for `capability` ("unknown" when it was not probed)."""
@@ -82,26 +105,84 @@ class Capabilities:
         return data
 
 
-def skip_reason(
-    needed: Sequence[Capability], features: Features, caps: Capabilities, scenario_file: str
-) -> str | None:
-    """Why a case needing `needed` must be skipped on this server, or None to run it."""
+Action = Literal["run", "skip", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """Whether a case runs, is skipped or fails without running, and why."""
+
+    action: Action
+    reason: str = ""
+
+
+def declared(features: Features, capability: Capability) -> bool | None:
+    """The scenario's declaration for `capability`: its own flag, else True when a capability
+    built on it is declared on, else None (the probe decides)."""
+    own: bool | None = getattr(features, capability, None)
+    if own is not None:
+        return own
+    if any(getattr(features, c, None) is True for c in IMPLIED_BY.get(capability, ())):
+        return True
+    return None
+
+
+def _hint(capability: Capability, declared_in: str | None) -> str:
+    if declared_in is None:
+        return f"; pass --features {capability} to run these cases anyway"
+    return f"; set features.{capability}: true in {declared_in} to run these cases anyway"
+
+
+def admit(
+    needed: Sequence[Capability],
+    features: Features,
+    caps: Capabilities,
+    declared_in: str | None,
+    baseline: CapabilityBaseline | None = None,
+) -> Admission:
+    """Run, skip or fail a case needing `needed` on this server.
+
+    `declared_in` names where features are declared (the scenario file), None for a scenario
+    given by URL (declared with --features). A capability declared on runs; declared off
+    skips; found missing by the probe skips with the evidence, unless the capability baseline
+    had it: then the case fails, as a lost capability is a regression.
+    """
+    if caps.model_error is not None and any(c in MODEL_APIS for c in needed):
+        return Admission("fail", caps.model_error)
     for capability in needed:
-        flag = FORCEABLE.get(capability)
-        forced: bool | None = getattr(features, flag) if flag else None
+        forced = declared(features, capability)
         if forced is True:
             continue
         if forced is False:
-            return f"capability '{capability}' is off: features.{flag}: false in {scenario_file}"
-        finding = caps.finding(capability)
-        if finding.support == "no":
-            hint = (
-                f"; set features.{flag}: true in {scenario_file} to run these cases anyway"
-                if flag
-                else ""
+            where = declared_in or "--features"
+            return Admission(
+                "skip", f"capability '{capability}' is off: features.{capability}: false in {where}"
             )
-            return f"capability '{capability}' unsupported (probe: {finding.evidence}){hint}"
-    return None
+        finding = caps.finding(capability)
+        if finding.support != "no":
+            continue
+        regression = lost(baseline, capability, finding) if baseline is not None else None
+        if regression is not None:
+            return Admission("fail", regression)
+        return Admission(
+            "skip",
+            f"capability '{capability}' unsupported (probe: {finding.evidence})"
+            + _hint(capability, declared_in),
+        )
+    return Admission("run")
+
+
+def lost_capabilities(
+    baseline: CapabilityBaseline, features: Features, caps: Capabilities
+) -> dict[str, str]:
+    """Every capability the baseline had, with "" when it is kept and the reason when it is
+    lost (a capability declared by hand is judged by its cases, not here)."""
+    outcome: dict[str, str] = {}
+    for capability in CAPABILITIES:
+        if baseline.supported(capability) is None or declared(features, capability) is not None:
+            continue
+        outcome[capability] = lost(baseline, capability, caps.finding(capability)) or ""
+    return outcome
 
 
 # ---- the probe (I/O) ---------------------------------------------------------------------------
@@ -125,11 +206,16 @@ def _served_models(reply: Reply) -> tuple[str, ...]:
 
 
 def _probe_completions(client: httpx.Client, model: str) -> dict[str, Finding]:
-    """The completions endpoint, `echo` and its logprobs format."""
+    """The completions endpoint, `echo`, its logprobs format and `min_tokens`."""
     plain = send(client, "POST", COMPLETIONS, _completion(model, 4))
     echo = send(client, "POST", COMPLETIONS, _completion(model, 1, echo=True))
     logprobs = send(client, "POST", COMPLETIONS, _completion(model, 2, logprobs=2))
+    at_least = _completion(
+        model, 12, temperature=0, stop=MIN_TOKENS_STOPS, min_tokens=MIN_TOKENS_PROBE
+    )
+    min_tokens = send(client, "POST", COMPLETIONS, at_least)
     return {
+        "min_tokens": judge_min_tokens(min_tokens),
         "completions": judge_endpoint(plain, "a plain completion request"),
         "echo": judge_echo(echo, ECHO_PROMPT),
         "completions_logprobs": judge_completions_logprobs(logprobs),
@@ -190,6 +276,7 @@ def probe(client: httpx.Client, scenario_id: str, model: str, schemas: SchemaSet
     findings["version"], version = judge_version(send(client, "GET", "/version"))
     served = _served_models(send(client, "GET", "/v1/models"))
     chat = send(client, "POST", CHAT, _chat(model, 16, temperature=0))
+    model_error = model_not_served(chat, model, served)
     findings["chat"] = judge_endpoint(chat, "a plain chat request")
     findings["reasoning"], reasoning_key = judge_reasoning(chat)
     findings.update(_probe_completions(client, model))
@@ -216,4 +303,5 @@ def probe(client: httpx.Client, scenario_id: str, model: str, schemas: SchemaSet
         reasoning_key=reasoning_key,
         completions_usage=usage_style,
         completions_usage_evidence=usage_evidence,
+        model_error=model_error,
     )

@@ -16,8 +16,17 @@ from prometheus_client.parser import text_string_to_metric_families
 from cibench.config.functional import FunctionalCase
 from cibench.functional.answer import Answer, from_body, from_chunks
 from cibench.functional.answer_checks import check_answer, check_stream_shape
+from cibench.functional.field_checks import (
+    check_choices_differ,
+    check_identity,
+    check_logprob_values,
+    check_prompt_tokens,
+    check_stopped,
+    check_text_integrity,
+)
 from cibench.functional.framing import read_stream
 from cibench.functional.observation import Observation, Reply
+from cibench.functional.runner import assistant_text
 from cibench.functional.schemas import SchemaName, SchemaSet
 
 ErrorStyle = Literal["nested", "flat"]
@@ -126,7 +135,8 @@ def _check_success(case: FunctionalCase, observed: Observation, ctx: CheckContex
     if case.api in ("chat", "completions"):
         return _check_generation(case, observed, ctx)
     if case.api == "metrics":
-        return _check_prometheus(reply, expect.prometheus, expect.metric_names)
+        moved = metrics_moved(observed.metrics_before, reply) if expect.metrics_move else []
+        return _check_prometheus(reply, expect.prometheus, expect.metric_names) + moved
     if case.api in ("health", "raw") and not expect.json_keys:
         return []  # vLLM's /health has an empty body; the status says it all
     body, problem = reply.json_body()
@@ -173,7 +183,39 @@ def _check_generation(case: FunctionalCase, observed: Observation, ctx: CheckCon
             failures.extend(ctx.schemas.problems(name, body))
         answer = from_body(case.api, body)
     failures.extend(check_answer(case, answer, observed.request, ctx.reasoning_key))
+    if case.send_model:
+        failures.extend(
+            check_identity(answer, observed.request, ctx.served_model, reply.received_at)
+        )
+    failures.extend(check_logprob_values(answer))
+    failures.extend(check_text_integrity(answer, observed.request))
     failures.extend(_compare_twins(case, answer, observed))
+    failures.extend(_second_opinions(case, answer, observed))
+    return failures
+
+
+def _second_opinions(case: FunctionalCase, answer: Answer, observed: Observation) -> list[str]:
+    """Expectations checked against another request: /tokenize, the unstopped answer."""
+    expect = case.expect
+    failures: list[str] = []
+    if expect.choices_differ:
+        failures.extend(check_choices_differ(answer))
+    if expect.prompt_tokens_match_tokenize:
+        tokenized = observed.tokenized
+        if tokenized is None or tokenized.status != 200:
+            shown = tokenized.describe() if tokenized else "not sent"
+            failures.append(f"/tokenize of the same input failed: {shown}")
+        else:
+            failures.extend(check_prompt_tokens(answer, tokenized.json_body()[0]))
+    if expect.stop_from_answer:
+        unstopped = observed.unstopped
+        stop = observed.request.get("stop")
+        if unstopped is None or unstopped.status != 200 or not isinstance(stop, list):
+            shown = unstopped.describe() if unstopped else "not sent"
+            failures.append(f"no stop string could be taken from the answer without stop: {shown}")
+        else:
+            text = assistant_text(case.api, unstopped, case.stream)
+            failures.extend(check_stopped(answer, text, stop))
     return failures
 
 
@@ -203,19 +245,61 @@ def _compare_twins(case: FunctionalCase, answer: Answer, observed: Observation) 
         if other is None:
             failures.append(f"{what} failed: {why}")
             continue
-        mine = [(c.index, c.text, c.finish_reason) for c in answer.choices]
-        theirs = [(c.index, c.text, c.finish_reason) for c in other.choices]
+        mine, theirs = _comparable(answer), _comparable(other)
         if mine != theirs:
             failures.append(
                 f"answer differs from {what}: {_short(mine)} versus {_short(theirs)} "
-                "(index, content, finish_reason)"
+                "(index, content, reasoning, tool calls, finish_reason)"
             )
     return failures
+
+
+def _comparable(answer: Answer) -> list[tuple[Any, ...]]:
+    """What must be equal between two answers to one greedy request: every choice's content,
+    reasoning (either key), tool calls (name and arguments) and finish_reason."""
+    return [
+        (
+            c.index,
+            c.text,
+            "".join(v for _, v in sorted(c.reasoning.items())),
+            tuple((call.name, call.arguments) for call in c.tool_calls),
+            c.finish_reason,
+        )
+        for c in answer.choices
+    ]
 
 
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 240 else text[:240] + "..."
+
+
+def _counters(reply: Reply) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    try:
+        families = list(text_string_to_metric_families(reply.text))
+    except (ValueError, TypeError, IndexError):
+        return {}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in families
+        for sample in family.samples
+        if sample.name.endswith(("_total", "_count", "_sum"))
+    }
+
+
+def metrics_moved(before: Reply | None, after: Reply) -> list[str]:
+    """Some counter of /metrics went up across a served request (pure)."""
+    if before is None or before.status != 200:
+        return [
+            f"/metrics before the request failed: {before.describe() if before else 'not sent'}"
+        ]
+    old, new = _counters(before), _counters(after)
+    if not any(value > old.get(key, 0.0) for key, value in new.items()):
+        return [
+            f"no counter of /metrics moved across a served request ({len(new)} counters "
+            "compared): the values are stale"
+        ]
+    return []
 
 
 def _check_prometheus(reply: Reply, parse: bool, names: list[str]) -> list[str]:

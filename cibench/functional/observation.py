@@ -17,6 +17,7 @@ class Reply:
     content_type: str = ""
     raw: bytes = b""
     transport_error: str | None = None
+    received_at: float = 0.0  # Unix time the answer arrived (0: unknown)
 
     @property
     def text(self) -> str:
@@ -56,3 +57,6 @@ class Observation:
     repeat: Reply | None = None
     health_after: Reply | None = None
     request_after: Reply | None = None
+    tokenized: Reply | None = None  # /tokenize of the same prompt or messages
+    unstopped: Reply | None = None  # the same request without `stop` (stop_from_answer)
+    metrics_before: Reply | None = None  # /metrics before the request (metrics_move)

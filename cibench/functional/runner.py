@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from typing import Any
 
 import httpx
@@ -69,6 +70,7 @@ def send(
         status=response.status_code,
         content_type=response.headers.get("content-type", ""),
         raw=response.content,
+        received_at=time.time(),
     )
 
 
@@ -83,16 +85,51 @@ def assistant_text(api: str, reply: Reply, stream: bool) -> str:
 
 
 def _plain_request(case: FunctionalCase, model: str) -> tuple[str, dict[str, Any]]:
+    """A minimal request on the case's endpoint (chat for every api but completions)."""
     if case.api == "completions":
         return "/v1/completions", {"model": model, "prompt": "Hello", "max_tokens": 1}
     messages = [{"role": "user", "content": "Hello"}]
     return "/v1/chat/completions", {"model": model, "messages": messages, "max_tokens": 1}
 
 
+def pick_stop(text: str) -> str | None:
+    """A stop string taken from the middle of an answer, for `stop_from_answer` (pure): four
+    characters with something visible, so honouring it must cut the answer short."""
+    for start in range(len(text) // 2, max(len(text) - 4, 0)):
+        candidate = text[start : start + 4]
+        if candidate.strip() and text.find(candidate) > 0:
+            return candidate
+    return None
+
+
+def _tokenize_request(case: FunctionalCase, request: dict[str, Any], model: str) -> dict[str, Any]:
+    """The /tokenize body for the same prompt (completions) or messages (chat)."""
+    if case.api == "chat":
+        body: dict[str, Any] = {"model": model, "messages": request.get("messages", [])}
+        for key in ("tools", "add_generation_prompt", "chat_template_kwargs"):
+            if key in request:
+                body[key] = request[key]
+        return body
+    return {"model": model, "prompt": request.get("prompt", "")}
+
+
 def run_case(client: httpx.Client, case: FunctionalCase, model: str) -> Observation:
     """Send `case` (and the follow-ups its expectations need); collect every reply."""
     method, path = case.route
     body = build_request(case, model)
+    expect = case.expect
+    unstopped: Reply | None = None
+    if expect.stop_from_answer:
+        unstopped = send(client, "POST", path, body, None, case.content_type)
+        if unstopped.status == 200:
+            stop = pick_stop(assistant_text(case.api, unstopped, case.stream))
+            if stop is not None:
+                body = {**body, "stop": [stop]}
+    metrics_before: Reply | None = None
+    if expect.metrics_move:
+        metrics_before = send(client, "GET", "/metrics")
+        plain_path, plain_body = _plain_request(case, model)
+        send(client, "POST", plain_path, {**plain_body, "max_tokens": 4})
     if case.api == "raw" or method == "GET":
         reply = send(
             client,
@@ -105,7 +142,11 @@ def run_case(client: httpx.Client, case: FunctionalCase, model: str) -> Observat
         observed = Observation(request=body, reply=reply)
     else:
         observed = _converse(client, case, body, path)
-    expect = case.expect
+    observed.unstopped = unstopped
+    observed.metrics_before = metrics_before
+    if expect.prompt_tokens_match_tokenize:
+        tokenize_body = _tokenize_request(case, observed.request, model)
+        observed.tokenized = send(client, "POST", "/tokenize", tokenize_body)
     if expect.matches_non_stream:
         twin = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
         observed.non_stream_twin = send(client, "POST", path, twin, None, case.content_type)

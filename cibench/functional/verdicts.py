@@ -9,6 +9,8 @@ short by max_tokens is "unknown", which runs the cases, so a broken server fails
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -59,10 +61,41 @@ def answer_of(reply: Reply) -> Answer | None:
     return None if problem else from_body("chat" if reply.path == CHAT else "completions", body)
 
 
+_UNKNOWN_MODEL = re.compile(r"model.*(does not exist|not found|unknown|no such|not served)", re.I)
+
+
+def is_unknown_model(reply: Reply) -> bool:
+    """A 404 that says the requested model does not exist (vLLM: "The model `x` does not
+    exist."), as opposed to a route that does not exist."""
+    if reply.status != 404:
+        return False
+    body, _ = reply.json_body()
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if message is None and isinstance(body, dict):
+        message = body.get("message")
+    return isinstance(message, str) and bool(_UNKNOWN_MODEL.search(message))
+
+
+def model_not_served(reply: Reply, model: str, served: Sequence[str]) -> str | None:
+    """Why no case can run when the probe's plain request names a model the server does not
+    serve (None when it does)."""
+    if not is_unknown_model(reply):
+        return None
+    listed = f"; GET /v1/models lists {list(served)}" if served else ""
+    return (
+        f"the server does not serve model {model!r} ({reply.describe()}){listed}; pass --model "
+        "NAME or set served_model_name in the scenario"
+    )
+
+
 def refused_by(reply: Reply, what: str) -> Finding | None:
-    """ "no" for a missing route or a 4xx refusal, "unknown" for other failures, None on 200."""
+    """ "no" for a missing route or a 4xx refusal, "unknown" for other failures (and for a 404
+    about the model rather than the route), None on 200."""
     if reply.status is None:
         return Finding("unknown", f"{what}: {reply.transport_error}")
+    if is_unknown_model(reply):
+        return Finding("unknown", f"{what}: the model is not served: {reply.describe()}")
     if reply.status in ROUTE_MISSING:
         return Finding("no", f"{reply.describe()}")
     if 400 <= reply.status < 500:

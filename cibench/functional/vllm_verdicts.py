@@ -41,6 +41,28 @@ def judge_version(reply: Reply) -> tuple[Finding, str | None]:
     return Finding("unknown", problem or "GET /version -> 200 without a 'version' string"), None
 
 
+MIN_TOKENS_PROBE = 6
+MIN_TOKENS_STOPS = [" ", "，", "。"]
+"""Stop strings every sentence has within a few tokens (a space; CJK commas and full stops)."""
+
+
+def judge_min_tokens(reply: Reply) -> Finding:
+    """`min_tokens` holds back stop strings: with `MIN_TOKENS_STOPS` and min_tokens 6, at least
+    six tokens come back (a server that ignores it stops at the first space or comma)."""
+    what = f"a completion request with stop {MIN_TOKENS_STOPS} and min_tokens {MIN_TOKENS_PROBE}"
+    no = refused_by(reply, what)
+    if no:
+        return no
+    body, problem = reply.json_body()
+    usage = body.get("usage") if isinstance(body, Mapping) else None
+    tokens = usage.get("completion_tokens") if isinstance(usage, Mapping) else None
+    if not isinstance(tokens, int):
+        return Finding("unknown", problem or f"{what} -> 200 without usage.completion_tokens")
+    if tokens >= MIN_TOKENS_PROBE:
+        return Finding("yes", f"{what} -> {tokens} completion tokens")
+    return Finding("no", f"{what} -> only {tokens} completion tokens (min_tokens ignored)")
+
+
 def judge_strict_validation(reply: Reply) -> Finding:
     """Out-of-range sampling values are refused with a 4xx (vLLM's request validation)."""
     what = "a chat request with temperature -0.5"

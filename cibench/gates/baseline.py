@@ -181,6 +181,21 @@ def baseline_from_run(
     }
 
 
+def functional_passed_in_run(
+    run: RunResults, scenarios: Collection[str]
+) -> dict[str, frozenset[str]]:
+    """Per scenario of `scenarios` with functional results: its passed `suite::case_id`s."""
+    return {
+        results.scenario: frozenset(
+            f"{case.suite}::{case.case_id}"
+            for case in results.functional
+            if not case.failed and not case.skipped
+        )
+        for results in run.scenarios
+        if results.scenario in scenarios and results.functional
+    }
+
+
 def _run_time(run_dir: Path) -> float:
     session = RunReader(run_dir).session()
     for value in (session.end_s, session.start_s):
@@ -201,7 +216,11 @@ def from_artifacts(
     try:
         if (path / "session.json").exists():
             run = read_run(path)
-            return Baseline(source=f"artifacts {path}", points=baseline_from_run(run, scenarios))
+            return Baseline(
+                source=f"artifacts {path}",
+                points=baseline_from_run(run, scenarios),
+                functional_passed=functional_passed_in_run(run, scenarios),
+            )
         candidates = []
         for child in path.iterdir():
             if not (child / "session.json").exists():
@@ -220,12 +239,14 @@ def from_artifacts(
     used: list[str] = []
     remaining = set(scenarios)
     for _, child in sorted(candidates, reverse=True):
-        if not remaining:
+        if not remaining and baseline.functional_passed.keys() >= set(scenarios):
             break
         try:
             run = read_run(child)
         except CibenchError:
             continue
+        for scenario, passed in functional_passed_in_run(run, scenarios).items():
+            baseline.functional_passed.setdefault(scenario, passed)
         points = baseline_from_run(run, remaining)
         if points:
             baseline.points.update(points)

@@ -21,7 +21,7 @@ from cibench.artifacts import (
 )
 from cibench.config.settings import GateThresholds
 
-Status = Literal["pass", "fail", "no data", "no baseline"]
+Status = Literal["pass", "fail", "no data", "no baseline", "skipped"]
 STATUSES: tuple[Status, ...] = get_args(Status)
 
 GATE_ORDER = (
@@ -29,6 +29,7 @@ GATE_ORDER = (
     "failure_ratio",
     "token_mismatch",
     "functional",
+    "functional_skips",
     "accuracy",
     "ttft_p99",
     "e2e_p99",
@@ -57,7 +58,7 @@ class Verdict:
 
     @property
     def failed(self) -> bool:
-        """True when the gate tripped (`no data` / `no baseline` are not failures)."""
+        """True when the gate tripped (`no data` / `no baseline` / `skipped` are not failures)."""
         return self.status == "fail"
 
     @property
@@ -117,6 +118,8 @@ class Baseline:
 
     source: str
     points: dict[tuple[str, LoadPointKey], BaselinePoint] = field(default_factory=dict)
+    functional_passed: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Per scenario, the `suite::case_id` of every functional case that passed in the baseline."""
 
     def lookup(self, scenario: str, key: LoadPointKey) -> BaselinePoint | None:
         """The baseline for one scenario and load point, or None when it has none."""
@@ -212,14 +215,29 @@ def completeness(results: ScenarioResults, thresholds: GateThresholds) -> list[V
     return verdicts
 
 
+CAPABILITY_SUITE = "capabilities"
+"""The functional suite whose rows are capabilities the baseline had and this run must keep."""
+MAX_DETAIL_CHARS = 300
+
+
+def _clip(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def functional(results: ScenarioResults) -> list[Verdict]:
-    """One verdict per functional suite: any failed or errored case fails it."""
+    """One verdict per functional suite: any failed or errored case fails it.
+
+    The `capabilities` suite (a capability the baseline had and the probe no longer finds)
+    names each lost capability with its evidence, not just its id.
+    """
     verdicts: list[Verdict] = []
     suites: dict[str, list[str]] = {}
     for case in results.functional:
         failed = suites.setdefault(case.suite, [])
         if case.failed:
-            failed.append(case.case_id)
+            failed.append(
+                f"{case.case_id}: {case.reason}" if case.suite == CAPABILITY_SUITE else case.case_id
+            )
     for suite, failed in suites.items():
         detail = ", ".join(failed[:5]) + (" …" if len(failed) > 5 else "")
         verdicts.append(
@@ -233,10 +251,62 @@ def functional(results: ScenarioResults) -> list[Verdict]:
                 None,
                 0.0,
                 "fail" if failed else "pass",
-                detail,
+                _clip(detail),
             )
         )
     return verdicts
+
+
+def skip_kind(reason: str) -> str:
+    """A skip reason without its evidence and hint, so that skips can be counted by kind:
+    "capability 'logprobs' unsupported (probe: ...); set ..." -> "capability 'logprobs'
+    unsupported"."""
+    kind = reason.strip().split(" (", 1)[0].split(";", 1)[0].split(": ", 1)[0].strip()
+    return kind or "no reason given"
+
+
+def skip_counts(results: ScenarioResults) -> dict[str, int]:
+    """How many functional cases were skipped, by `skip_kind`, most frequent first."""
+    counts: dict[str, int] = {}
+    for case in results.functional:
+        if case.skipped:
+            kind = skip_kind(case.reason)
+            counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def functional_skips(results: ScenarioResults, baseline: Baseline | None) -> list[Verdict]:
+    """One verdict per scenario that ran functional cases: how many were skipped and why, and
+    which of them passed in the baseline ("newly skipped"), so that "0 failed" never hides
+    cases that stopped running. Skips never fail a run (status `skipped`); a capability the
+    baseline had and this run lacks fails its cases in the stage itself."""
+    if not results.functional:
+        return []
+    counts = skip_counts(results)
+    skipped = [case for case in results.functional if case.skipped]
+    passed_before = baseline.functional_passed.get(results.scenario) if baseline else None
+    parts: list[str] = []
+    if passed_before:
+        ids = [f"{case.suite}::{case.case_id}" for case in skipped]
+        newly = [case_id for case_id in ids if case_id in passed_before]
+        if newly:
+            shown = ", ".join(newly[:5]) + (" …" if len(newly) > 5 else "")
+            parts.append(f"{len(newly)} newly skipped (passed in the baseline): {shown}")
+    parts += [f"{count}× {kind}" for kind, count in counts.items()]
+    return [
+        Verdict(
+            "functional_skips",
+            "functional",
+            results.scenario,
+            "",
+            "skipped cases",
+            float(len(skipped)),
+            None,
+            None,
+            "skipped" if skipped else "pass",
+            _clip("; ".join(parts)),
+        )
+    ]
 
 
 def accuracy(results: ScenarioResults) -> list[Verdict]:
@@ -355,6 +425,7 @@ def evaluate(
     for results in current.scenarios:
         verdicts += completeness(results, thresholds)
         verdicts += functional(results)
+        verdicts += functional_skips(results, baseline)
         verdicts += accuracy(results)
         verdicts += regressions(results, baseline, thresholds)
     return verdicts

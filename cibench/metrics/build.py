@@ -192,6 +192,12 @@ def _functional(
             labels,
             float(sum(1 for outcome in ran if not outcome)),
         )
+        families.gauge(
+            "functional_cases_skipped",
+            "Functional cases that did not run (unsupported or switched-off capability).",
+            labels,
+            float(len(outcomes) - len(ran)),
+        )
         if ran:
             families.gauge(
                 "functional_pass_ratio",

@@ -24,7 +24,7 @@ from cibench.artifacts import GatesFile, RunResults, RunWriter, read_run
 from cibench.config.settings import Settings
 from cibench.errors import BaselineMissing, BaselineUnreadable, CibenchError, PushError
 from cibench.gates.baseline import load_baseline
-from cibench.gates.rules import Baseline, Verdict, evaluate
+from cibench.gates.rules import Baseline, Verdict, evaluate, skip_counts
 from cibench.metrics.build import build_registry
 from cibench.metrics.push import auth_from_env, push_registry, redact_url, write_metrics_file
 from cibench.report.summary import render_table
@@ -276,6 +276,11 @@ def run_post_session(
             baseline_error=baseline_error,
             interrupted=options.interrupted,
             exit_code=exit_code,
+            functional_skipped={
+                results.scenario: skip_counts(results)
+                for results in run.scenarios
+                if results.functional
+            },
             verdicts=[verdict.to_record() for verdict in verdicts],
         )
     )

@@ -11,7 +11,10 @@ import pytest
 
 from cibench.artifacts import ScenarioWriter
 from cibench.client.guard import RequestGuard
-from cibench.functional.capabilities import Capabilities, probe
+from cibench.config.scenario import Features
+from cibench.errors import CibenchError
+from cibench.functional.capabilities import Capabilities, lost_capabilities, probe
+from cibench.functional.capability_baseline import CapabilityBaseline, load_capability_baseline
 from cibench.functional.results import CaseRecord, Status, case_row
 from cibench.functional.schemas import SchemaSet
 from cibench.launch import Endpoint
@@ -48,6 +51,52 @@ def probe_refusals() -> dict[str, str]:
     return {}
 
 
+@pytest.fixture(scope="session")
+def capability_baseline_cache() -> dict[str, CapabilityBaseline | None]:
+    """The capability baseline by scenario id, read once per session."""
+    return {}
+
+
+@pytest.fixture
+def capability_baseline(
+    functional_case: FunctionalItem,
+    cibench_run: RunContext,
+    capability_baseline_cache: dict[str, CapabilityBaseline | None],
+) -> CapabilityBaseline | None:
+    """What an earlier run's probe found for this scenario (None without a baseline)."""
+    scenario_id = functional_case.scenario_id
+    if scenario_id not in capability_baseline_cache:
+        source = cibench_run.capability_baseline
+        try:
+            found = (
+                load_capability_baseline(Path(source), scenario_id, exclude=cibench_run.run_dir)
+                if source
+                else None
+            )
+        except CibenchError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        capability_baseline_cache[scenario_id] = found
+    return capability_baseline_cache[scenario_id]
+
+
+def _record_capabilities(
+    stage_dir: Path,
+    worker: str,
+    found: Capabilities,
+    baseline: CapabilityBaseline | None,
+    features: Features,
+) -> None:
+    name = "capabilities.json" if worker == "master" else f"capabilities-{worker}.json"
+    (stage_dir / name).write_text(scrub(json.dumps(found.as_json(), indent=2)) + "\n")
+    if baseline is None:
+        return
+    # One row per capability the baseline had: the `capabilities` suite fails on a lost one.
+    writer = ScenarioWriter(stage_dir)
+    for capability, why in lost_capabilities(baseline, features, found).items():
+        row = case_row("capabilities", capability, "fail" if why else "pass", why, 0.0)
+        writer.record_case(row, worker)
+
+
 @pytest.fixture
 def capabilities(
     functional_case: FunctionalItem,
@@ -56,6 +105,7 @@ def capabilities(
     request_guard: RequestGuard,
     capability_cache: dict[str, Capabilities],
     probe_refusals: dict[str, str],
+    capability_baseline: CapabilityBaseline | None,
     functional_schemas: SchemaSet,
     stage_dir: Path,
     cibench_run: RunContext,
@@ -76,9 +126,13 @@ def capabilities(
             )
             pytest.fail(probe_refusals[scenario_id], pytrace=False)
         capability_cache[scenario_id] = found
-        worker = cibench_run.worker_id
-        name = "capabilities.json" if worker == "master" else f"capabilities-{worker}.json"
-        (stage_dir / name).write_text(scrub(json.dumps(found.as_json(), indent=2)) + "\n")
+        _record_capabilities(
+            stage_dir,
+            cibench_run.worker_id,
+            found,
+            capability_baseline,
+            server.scenario.features,
+        )
     return capability_cache[scenario_id]
 
 

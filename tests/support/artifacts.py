@@ -136,13 +136,18 @@ def write_perf(run_dir: Path, scenario: str, rows: Sequence[PerfSummaryRow]) -> 
 
 
 def write_functional(
-    run_dir: Path, scenario: str, rows: Sequence[tuple[str, str, str]], worker_id: str = "master"
+    run_dir: Path,
+    scenario: str,
+    rows: Sequence[tuple[str, str, str] | tuple[str, str, str, str]],
+    worker_id: str = "master",
 ) -> Path:
-    """Record `(suite, case_id, status)` rows (`pass`/`fail`/`skip`) with the stage's writer."""
+    """Record `(suite, case_id, status[, reason])` rows (`pass`/`fail`/`skip`) with the stage's
+    writer (the reason defaults to "why" for a case that did not pass)."""
     writer = RunWriter(run_dir).scenario(scenario)
     path = writer.directory
-    for suite, case_id, status in rows:
-        reason = "" if status == "pass" else "why"
+    for row_values in rows:
+        suite, case_id, status = row_values[:3]
+        reason = row_values[3] if len(row_values) == 4 else ("" if status == "pass" else "why")
         row = FunctionalCaseRow(
             suite=suite, case_id=case_id, status=status, reason=reason, duration_s=0.01
         )

@@ -25,6 +25,7 @@ VALUES = {
     "metric_prefix": "team_",
     "instance": "runner-7",
     "scenario_id": "prod-qwen",
+    "capability_baseline": "/tmp/cibench-capabilities.json",
 }
 """A value for each option that differs from its default."""
 REQUIRED_ARGS = {

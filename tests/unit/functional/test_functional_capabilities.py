@@ -8,8 +8,16 @@ import httpx
 import pytest
 from func_support import SCHEMAS, chat_body, json_reply
 
+from cibench.config.functional import CAPABILITIES, Capability
 from cibench.config.scenario import Features
-from cibench.functional.capabilities import Capabilities, probe, skip_reason
+from cibench.functional.capabilities import (
+    Admission,
+    Capabilities,
+    admit,
+    lost_capabilities,
+    probe,
+)
+from cibench.functional.capability_baseline import CapabilityBaseline
 from cibench.functional.observation import Reply
 from cibench.functional.verdicts import (
     Finding,
@@ -29,48 +37,102 @@ def probed(**findings: str) -> Capabilities:
     )
 
 
-# ---- skip decisions -------------------------------------------------------------------------
+# ---- run, skip or fail ------------------------------------------------------------------------
+
+
+def skip_reason(
+    needed: tuple[Capability, ...],
+    features: Features,
+    caps: Capabilities,
+    declared_in: str | None = FILE,
+    baseline: CapabilityBaseline | None = None,
+) -> str | None:
+    admission = admit(needed, features, caps, declared_in, baseline)
+    assert admission.action != "fail", admission
+    return admission.reason if admission.action == "skip" else None
 
 
 def test_supported_and_unknown_capabilities_run() -> None:
     caps = probed(chat="yes", guided_decoding="unknown")
-    assert skip_reason(("chat", "guided_decoding"), Features(), caps, FILE) is None
+    assert skip_reason(("chat", "guided_decoding"), Features(), caps) is None
 
 
 def test_unsupported_capability_skips_with_the_evidence() -> None:
-    reason = skip_reason(
-        ("chat", "guided_decoding"), Features(), probed(guided_decoding="no"), FILE
-    )
+    reason = skip_reason(("chat", "guided_decoding"), Features(), probed(guided_decoding="no"))
     assert reason == (
         "capability 'guided_decoding' unsupported (probe: evidence guided_decoding); "
         "set features.guided_decoding: true in configs/scenarios/x.yaml to run these cases anyway"
     )
 
 
+def test_a_url_scenario_is_told_to_pass_features_on_the_command_line() -> None:
+    reason = skip_reason(("logprobs",), Features(), probed(logprobs="no"), declared_in=None)
+    assert reason == (
+        "capability 'logprobs' unsupported (probe: evidence logprobs); "
+        "pass --features logprobs to run these cases anyway"
+    )
+
+
 def test_a_feature_forced_on_runs_even_when_the_probe_says_no() -> None:
     forced = Features(guided_decoding=True)
-    assert skip_reason(("guided_decoding",), forced, probed(guided_decoding="no"), FILE) is None
+    assert skip_reason(("guided_decoding",), forced, probed(guided_decoding="no")) is None
 
 
 def test_a_feature_forced_off_skips_even_when_supported() -> None:
-    reason = skip_reason(("reasoning",), Features(reasoning=False), probed(reasoning="yes"), FILE)
+    reason = skip_reason(("reasoning",), Features(reasoning=False), probed(reasoning="yes"))
     assert reason == "capability 'reasoning' is off: features.reasoning: false in " + FILE
 
 
 def test_vllm_behaviours_can_be_forced_on_a_vllm_scenario() -> None:
     lenient = probed(strict_validation="no", vllm_metrics="no")
     forced = Features(strict_validation=True, vllm_metrics=True)
-    assert skip_reason(("strict_validation", "vllm_metrics"), forced, lenient, FILE) is None
-    assert skip_reason(("strict_validation",), Features(), lenient, FILE) == (
+    assert skip_reason(("strict_validation", "vllm_metrics"), forced, lenient) is None
+    assert skip_reason(("strict_validation",), Features(), lenient) == (
         "capability 'strict_validation' unsupported (probe: evidence strict_validation); "
         "set features.strict_validation: true in configs/scenarios/x.yaml to run these cases "
         "anyway"
     )
 
 
-def test_capabilities_without_a_feature_flag_cannot_be_forced() -> None:
-    reason = skip_reason(("n",), Features(), probed(n="no"), FILE)
-    assert reason == "capability 'n' unsupported (probe: evidence n)"
+def test_every_capability_can_be_declared() -> None:
+    assert set(CAPABILITIES) <= set(Features.model_fields)
+    for capability in CAPABILITIES:
+        declared = Features(**{capability: True})
+        assert skip_reason((capability,), declared, probed(**{capability: "no"})) is None
+
+
+def test_a_declared_vllm_variant_declares_the_route_it_is_built_on() -> None:
+    missing = probed(tokenize="no", vllm_tokenize="no", metrics="no")
+    declared = Features(vllm_tokenize=True)
+    assert skip_reason(("tokenize", "vllm_tokenize"), declared, missing) is None
+    assert skip_reason(("metrics",), declared, missing) is not None
+
+
+def test_a_capability_the_baseline_had_fails_instead_of_skipping() -> None:
+    baseline = CapabilityBaseline(
+        "runs/daily/s/capabilities.json", {"logprobs": Finding("yes", "chat with logprobs -> 200")}
+    )
+    caps = probed(logprobs="no", n="no")
+    admission = admit(("logprobs",), Features(), caps, FILE, baseline)
+    assert admission == Admission(
+        "fail",
+        "capability 'logprobs' lost: supported in the capability baseline "
+        "(runs/daily/s/capabilities.json: chat with logprobs -> 200), unsupported now "
+        "(probe: evidence logprobs)",
+    )
+    # not in the baseline: still a skip; switched off by hand: still a skip
+    assert admit(("n",), Features(), caps, FILE, baseline).action == "skip"
+    assert admit(("logprobs",), Features(logprobs=False), caps, FILE, baseline).action == "skip"
+    assert lost_capabilities(baseline, Features(), caps) == {"logprobs": admission.reason}
+    assert lost_capabilities(baseline, Features(), probed(logprobs="yes")) == {"logprobs": ""}
+
+
+def test_a_model_the_server_does_not_serve_fails_generation_cases_with_that_reason() -> None:
+    caps = Capabilities(scenario_id="x", model_error="the server does not serve model 'm'")
+    assert admit(("chat",), Features(), caps, FILE) == Admission(
+        "fail", "the server does not serve model 'm'"
+    )
+    assert admit((), Features(), caps, FILE).action == "run"
 
 
 # ---- verdicts from replies ------------------------------------------------------------------
@@ -143,6 +205,7 @@ def test_the_simulator_supports_everything(default_caps: Capabilities) -> None:
         "tokenize": "yes",
         "metrics": "yes",
         "deterministic": "yes",
+        "min_tokens": "yes",
         "version": "yes",
         "strict_validation": "yes",
         "model_check": "yes",
@@ -203,3 +266,14 @@ def test_an_unreachable_server_is_unknown_not_unsupported() -> None:
     with httpx.Client(base_url="http://127.0.0.1:9", timeout=1.0) as client:
         caps = probe(client, "down", "m", SCHEMAS)
     assert {f.support for f in caps.findings.values()} == {"unknown"}
+
+
+def test_a_404_for_an_unknown_model_is_not_a_missing_route(default_caps: Capabilities) -> None:
+    with run_simulator("--model", "m") as url, httpx.Client(base_url=url) as client:
+        caps = probe(client, "wrong-name", "not-m", SCHEMAS)
+    assert caps.model_error is not None
+    assert caps.model_error.startswith("the server does not serve model 'not-m' (POST ")
+    assert "GET /v1/models lists ['m']" in caps.model_error
+    assert caps.finding("chat").support == "unknown"
+    assert caps.finding("completions").support == "unknown"
+    assert default_caps.model_error is None

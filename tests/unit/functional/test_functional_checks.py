@@ -277,9 +277,21 @@ def test_stream_must_match_the_non_streamed_answer() -> None:
     assert check_case(matching, same, context()) == []
     other = observe(stream_reply(sse(*chat_chunks("Bye."))), non_stream_twin=twin)
     assert check_case(matching, other, context()) == [
-        "answer differs from the same request without streaming: [(0, 'Bye.', 'stop')] versus "
-        "[(0, 'Hello.', 'stop')] (index, content, finish_reason)"
+        "answer differs from the same request without streaming: [(0, 'Bye.', '', (), 'stop')] "
+        "versus [(0, 'Hello.', '', (), 'stop')] (index, content, reasoning, tool calls, "
+        "finish_reason)"
     ]
+
+
+def test_repeatability_covers_reasoning_too() -> None:
+    again = case(body={"messages": []}, expect={"repeatable": True})
+    first = json_reply(chat_body("Hi.", reasoning="think A"))
+    second = json_reply(chat_body("Hi.", reasoning="think B"))
+    failures = check_case(again, observe(first, repeat=second), context())
+    assert len(failures) == 1
+    assert "'think A'" in failures[0]
+    assert "'think B'" in failures[0]
+    assert check_case(again, observe(first, repeat=first), context()) == []
 
 
 def test_completion_stream_reassembles_text() -> None:

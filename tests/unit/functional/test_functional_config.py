@@ -22,6 +22,7 @@ SUITES = (
     "guided",
     "reasoning",
     "models_health",
+    "openai_sdk",
 )
 
 

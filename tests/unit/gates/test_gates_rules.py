@@ -243,3 +243,52 @@ def test_regressions_measured_while_the_harness_was_the_bottleneck_say_so(
 
     assert [(v.status, v.detail) for v in verdicts] == [
         ("fail", "harness was the bottleneck"), ("pass", "harness was the bottleneck")]  # fmt: skip
+
+
+def test_skipped_functional_cases_are_counted_by_reason_and_never_pass_silently(
+    tmp_path: Path,
+) -> None:
+    run_dir = write_session(tmp_path / "r", {"s": ["functional"]})
+    unsupported = "capability 'logprobs' unsupported (probe: 400 'no'); set features.logprobs"
+    write_functional(
+        run_dir,
+        "s",
+        [
+            ("chat_core", "a", "pass"),
+            ("params_boundary", "lp1", "skip", unsupported),
+            ("params_boundary", "lp2", "skip", unsupported),
+            ("guided", "j", "skip", "capability 'guided_decoding' is off: features.x: false"),
+        ],
+    )
+    before = Baseline("b", functional_passed={"s": frozenset({"params_boundary::lp1"})})
+
+    verdicts = evaluate(read_run(run_dir), before, THRESHOLDS)
+    skips = [v for v in verdicts if v.gate == "functional_skips"]
+    failed = [v.current for v in verdicts if v.gate == "functional"]
+
+    assert failed == [0.0, 0.0, 0.0]
+    assert [(v.status, v.current) for v in skips] == [("skipped", 3.0)]
+    assert skips[0].detail == (
+        "1 newly skipped (passed in the baseline): params_boundary::lp1; "
+        "2× capability 'logprobs' unsupported; 1× capability 'guided_decoding' is off"
+    )
+    assert not skips[0].failed
+    assert ("s", "functional_skips") not in gate_outcomes(verdicts)
+
+
+def test_no_skips_is_a_pass_and_a_lost_capability_is_named_with_its_evidence(
+    tmp_path: Path,
+) -> None:
+    run_dir = write_session(tmp_path / "r", {"s": ["functional"]})
+    lost = "supported in the baseline, now unsupported (probe: 404 Not Found)"
+    write_functional(
+        run_dir, "s", [("chat_core", "a", "pass"), ("capabilities", "n", "fail", lost)]
+    )
+
+    verdicts = evaluate(read_run(run_dir), None, THRESHOLDS)
+
+    assert [(v.gate, v.subject, v.status, v.detail) for v in verdicts[1:]] == [
+        ("functional", "chat_core", "pass", ""),
+        ("functional", "capabilities", "fail", f"n: {lost}"),
+        ("functional_skips", "", "pass", ""),
+    ]

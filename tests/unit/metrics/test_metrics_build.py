@@ -134,6 +134,8 @@ def test_functional_counts_per_suite_and_per_case_only_on_daily(tmp_path: Path) 
         assert failed == {"chat_core": 1, "guided": 1}
         ratio = {labels["suite"]: value for labels, value in got["functional_pass_ratio"]}
         assert ratio == {"chat_core": 0.5, "guided": 0.0}
+        skipped = {labels["suite"]: value for labels, value in got["functional_cases_skipped"]}
+        assert skipped == {"chat_core": 1, "guided": 0}
         if run_type == "pr":
             assert "functional_case_pass" not in got
         else:

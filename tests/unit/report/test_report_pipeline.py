@@ -18,7 +18,12 @@ from cibench.report.pipeline import (
     push_instance,
     run_post_session,
 )
-from tests.support.artifacts import write_complete_run, write_run_json, write_session
+from tests.support.artifacts import (
+    write_complete_run,
+    write_functional,
+    write_run_json,
+    write_session,
+)
 
 SETTINGS = Settings()
 NO_ENV: dict[str, str] = {}
@@ -217,3 +222,22 @@ def test_the_push_instance_is_given_else_from_the_env_else_the_hostname() -> Non
     assert push_instance("runner-1", {"CIBENCH_INSTANCE": "env"}) == "runner-1"
     assert push_instance(None, {"CIBENCH_INSTANCE": "gpu-box"}) == "gpu-box"
     assert push_instance(None, {}) == socket.gethostname()
+
+
+def test_skipped_functional_cases_are_in_the_table_and_in_gates_json(tmp_path: Path) -> None:
+    daily = write_complete_run(tmp_path / "daily", run_type="daily")
+    pr = write_complete_run(tmp_path / "pr", run_type="pr")
+    (pr / "local-sim" / "functional.csv").unlink()
+    reason = "capability 'n' unsupported (probe: 400)"
+    rows = [("chat_core", "basic", "pass"), ("chat_core", "stop", "skip", reason)]
+    write_functional(pr, "local-sim", rows)
+
+    result = run_post_session(pr, SETTINGS, options(baseline=str(daily)), environ=NO_ENV)
+
+    assert gates(pr)["functional_skipped"] == {"local-sim": {"capability 'n' unsupported": 1}}
+    newly = "1 newly skipped (passed in the baseline): chat_core::stop"
+    assert any(
+        line.endswith(f"skipped ({newly}; 1× capability 'n' unsupported)")
+        for line in result.summary_lines
+    ), result.summary_lines
+    assert "functional_skips" not in failed_gates(pr)
