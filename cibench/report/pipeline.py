@@ -27,6 +27,7 @@ from cibench.gates.baseline import load_baseline
 from cibench.gates.rules import Baseline, Verdict, evaluate, skip_counts
 from cibench.metrics.build import build_registry
 from cibench.metrics.push import auth_from_env, push_registry, redact_url, write_metrics_file
+from cibench.report.html_step import write_report_step
 from cibench.report.summary import render_table
 
 INSTANCE_ENV = "CIBENCH_INSTANCE"
@@ -49,6 +50,8 @@ class PostSessionOptions:
     push_timeout_s: float = 10.0
     interrupted: bool = False
     """The session was interrupted (Ctrl-C, SIGTERM): gates fail and nothing is pushed."""
+    html_report: bool = True
+    """Write `report.html` (needs the `reports` extra; skipped with a note without it)."""
 
 
 @dataclass(slots=True)
@@ -285,6 +288,8 @@ def run_post_session(
         )
     )
     lines.append(f"gates: {gates_path}")
+    if options.html_report:
+        lines.append(write_report_step(run, options.baseline))
     failing = failing_gates_line(verdicts, "warning only" if daily else "the run fails")
     if failing:
         lines.append(failing)
