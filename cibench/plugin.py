@@ -15,6 +15,7 @@ from cibench.config.matrix import STAGES, Stage
 from cibench.config.options import BY_FIELD, OPTIONS, CibenchOptions, resolve_options
 from cibench.config.scenario import Scenario
 from cibench.errors import CibenchError, ConfigError
+from cibench.failures.logscan import LogPattern, load_patterns
 from cibench.launch import Endpoint
 from cibench.plan import AccuracyItem, FunctionalItem, PerfItem, StageOff
 from cibench.postsession import PostSession
@@ -330,6 +331,15 @@ def server(scenario: Scenario, _cibench_servers: CibenchSession) -> Endpoint:
 def stage_dir(scenario: Scenario, _cibench_servers: CibenchSession) -> Path:
     """`artifacts/<run_id>/<scenario>/`, where a stage writes its CSV and JSON files."""
     return _cibench_servers.pool.scenario_dir(scenario.id)
+
+
+@pytest.fixture(scope="session")
+def log_patterns(_cibench_servers: CibenchSession) -> tuple[LogPattern, ...]:
+    """The server-log pattern library: built-in plus `<configs>/log_patterns.yaml`."""
+    try:
+        return tuple(load_patterns(_cibench_servers.options.configs_dir))
+    except CibenchError as exc:
+        raise _usage_error(exc) from exc
 
 
 @pytest.fixture
