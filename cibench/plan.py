@@ -22,7 +22,16 @@ class PerfItem:
 
     @property
     def id(self) -> str:
-        return f"{self.scenario_id}-{self.point.id}"
+        point = self.point
+        if self.profile.search is not None:  # one test runs the whole search of this shape
+            return f"{self.scenario_id}-search-in{point.input_length}-out{point.output_length}"
+        if self.profile.soak is not None:  # one test runs the whole soak
+            shape = f"in{point.input_length}-out{point.output_length}"
+            return f"{self.scenario_id}-soak-{point.id.split('-')[0]}-{shape}"
+        if self.profile.ladder is not None:  # one test runs the whole ladder
+            shape = f"in{point.input_length}-out{point.output_length}"
+            return f"{self.scenario_id}-ladder-{self.profile.ladder.over}-{shape}"
+        return f"{self.scenario_id}-{point.id}"
 
 
 @dataclass(frozen=True)

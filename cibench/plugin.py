@@ -20,6 +20,7 @@ from cibench.config.matrix import STAGES, Stage
 from cibench.config.options import BY_FIELD, OPTIONS, CibenchOptions, resolve_options
 from cibench.config.scenario import Scenario
 from cibench.errors import CibenchError, ConfigError
+from cibench.failures.logscan import LogPattern, load_patterns
 from cibench.launch import Endpoint
 from cibench.plan import AccuracyItem, FunctionalItem, PerfItem, StageOff
 from cibench.postsession import PostSession
@@ -430,6 +431,15 @@ def stage_dir(scenario: Scenario, _cibench_servers: CibenchSession) -> Path:
     except CibenchError as exc:
         reason = scrub(str(exc))
     pytest.fail(reason, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def log_patterns(_cibench_servers: CibenchSession) -> tuple[LogPattern, ...]:
+    """The server-log pattern library: built-in plus `<configs>/log_patterns.yaml`."""
+    try:
+        return tuple(load_patterns(_cibench_servers.options.configs_dir))
+    except CibenchError as exc:
+        raise _usage_error(exc) from exc
 
 
 @pytest.fixture

@@ -10,20 +10,24 @@ bottleneck; accuracy: score below threshold), with a message that says where the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from cibench.accuracy.runner import AccuracyOutcome, run_profile
 from cibench.artifacts import ScenarioWriter
+from cibench.capacity.driver import run_search
+from cibench.capacity.ladder import run_ladder
+from cibench.capacity.soak import run_soak
 from cibench.client.endpoint import Endpoint
 from cibench.errors import DatasetError
+from cibench.failures.logscan import LogPattern
 from cibench.perf.runner import PointOutcome, RunTarget, run_point
 from cibench.plan import AccuracyItem, PerfItem
 from cibench.session import RunContext
 
-__all__ = ["measure_perf_point", "score_accuracy"]
+__all__ = ["measure_capacity", "measure_perf_point", "score_accuracy"]
 
 
 def live_writer(config: pytest.Config) -> Callable[[str], None] | None:
@@ -58,20 +62,32 @@ def headline(outcome: PointOutcome) -> str:
     )
 
 
-def measure_perf_point(
-    perf_point: PerfItem, server: Endpoint, stage_dir: Path, config: pytest.Config
-) -> PointOutcome:
-    """Drive one load point, record its summary row and requests, and fail the test when more
-    than the profile's `max_failure_ratio` of requests failed or the harness was the
-    bottleneck (send lag or achieved rate out of tolerance)."""
-    profile = perf_point.profile
-    target = RunTarget(
+def _target(
+    perf_point: PerfItem, server: Endpoint, log_patterns: Sequence[LogPattern]
+) -> RunTarget:
+    return RunTarget(
         base_url=server.base_url,
         model=server.model,
         provider=perf_point.scenario_id,
         scenario=perf_point.scenario_id,
         api_key=server.api_key,
+        process=server.process,
+        log_patterns=tuple(log_patterns),
     )
+
+
+def measure_perf_point(
+    perf_point: PerfItem,
+    server: Endpoint,
+    stage_dir: Path,
+    config: pytest.Config,
+    log_patterns: Sequence[LogPattern] = (),
+) -> PointOutcome:
+    """Drive one load point, record its summary row and requests, and fail the test when more
+    than the profile's `max_failure_ratio` of requests failed or the harness was the
+    bottleneck (send lag or achieved rate out of tolerance)."""
+    profile = perf_point.profile
+    target = _target(perf_point, server, log_patterns)
     outcome = run_point(
         target, profile, perf_point.point, ScenarioWriter(stage_dir), report=live_writer(config)
     )
@@ -84,6 +100,36 @@ def measure_perf_point(
         pytest.fail("\n".join(lines), pytrace=False)
     print(headline(outcome))  # shown with -rA or -s
     return outcome
+
+
+def measure_capacity(
+    perf_point: PerfItem,
+    server: Endpoint,
+    stage_dir: Path,
+    config: pytest.Config,
+    log_patterns: Sequence[LogPattern] = (),
+) -> None:
+    """Run a whole SLO search, ladder or soak (docs/capacity.md); fail the test when a search
+    found no answer it can stand behind, a ladder's first step broke, or a soak drifted."""
+    profile, point = perf_point.profile, perf_point.point
+    target = _target(perf_point, server, log_patterns)
+    writer = ScenarioWriter(stage_dir)
+    report = live_writer(config)
+    where = f"{perf_point.id} (profile '{perf_point.profile_name}')"
+    if profile.soak is not None:
+        soak = run_soak(target, profile, point.input_length, point.output_length, writer, report)
+        if soak.drifted:
+            pytest.fail(f"soak {where}: {soak.verdict()}\n  soak: {soak.soak_csv}", pytrace=False)
+        print(soak.verdict())  # shown with -rA or -s
+        return
+    run = run_search if profile.search is not None else run_ladder
+    result = run(target, profile, point.input_length, point.output_length, writer, report)
+    if not result.converged or result.capacity is None:
+        what = "SLO search" if run is run_search else "ladder"
+        lines = [f"{what} {where}:", f"  {result.describe()}"]
+        lines += [f"  capacity: {result.capacity_csv}", f"  probes: {result.probes_csv}"]
+        pytest.fail("\n".join(lines), pytrace=False)
+    print(result.describe())  # shown with -rA or -s
 
 
 def score_accuracy(

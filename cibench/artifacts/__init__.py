@@ -13,6 +13,7 @@ reads a run directory goes through `RunReader`. The CSV codec (`codec`) is the o
     .../<scenario>/accuracy.csv                AccuracyRow
 """
 
+from cibench.artifacts.capacity import CapacityKey, CapacityRow, metric_name
 from cibench.artifacts.files import (
     GatesFile,
     RunFile,
@@ -40,6 +41,8 @@ from cibench.artifacts.writer import RunWriter, ScenarioWriter
 
 __all__ = [
     "AccuracyRow",
+    "CapacityKey",
+    "CapacityRow",
     "FunctionalCaseRow",
     "GatesFile",
     "LatencyStats",
@@ -55,6 +58,7 @@ __all__ = [
     "SessionFile",
     "SessionScenario",
     "VerdictRecord",
+    "metric_name",
     "read_requests",
     "read_run",
     "read_summary",

@@ -18,6 +18,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from cibench.artifacts import layout
+from cibench.artifacts.capacity import CAPACITY_GLOB, CapacityKey, CapacityRow
 from cibench.artifacts.codec import CsvRow, read_rows
 from cibench.artifacts.files import STAGE_ORDER, GatesFile, RunFile, SessionFile, SessionScenario
 from cibench.artifacts.rows import (
@@ -52,6 +53,8 @@ class ScenarioResults:
     functional: list[FunctionalCaseRow] = field(default_factory=list)
     perf: list[PerfSummaryRow] = field(default_factory=list)
     accuracy: list[AccuracyRow] = field(default_factory=list)
+    capacity: list[CapacityRow] = field(default_factory=list)
+    """SLO-search and ladder answers (`perf/capacity_*.csv`); their probes are also in `perf`."""
     problems: list[str] = field(default_factory=list)
 
     def has_results(self, stage: str) -> bool:
@@ -186,6 +189,7 @@ class RunReader:
         if directory.is_dir():
             results.functional = _functional(directory, results.problems)
             results.perf = _perf(directory / layout.PERF_DIR, results.problems)
+            results.capacity = _capacity(directory / layout.PERF_DIR, results.problems)
             results.accuracy = list(
                 _rows(
                     directory / layout.ACCURACY_CSV,
@@ -245,4 +249,15 @@ def _perf(directory: Path, problems: list[str]) -> list[PerfSummaryRow]:
                     f"{path}: load point {point.key.describe()} appears twice; the later row wins."
                 )
             by_key[point.key] = point
+    return list(by_key.values())
+
+
+def _capacity(directory: Path, problems: list[str]) -> list[CapacityRow]:
+    by_key: dict[CapacityKey, CapacityRow] = {}
+    for path in sorted(directory.glob(CAPACITY_GLOB)):
+        for row in _rows(path, CapacityRow, "SLO search results", problems):
+            if not row.search_over or not row.slo_hash:
+                problems.append(f"{path}: a row without Search_Over or SLO_Hash was ignored.")
+                continue
+            by_key[row.key] = row  # a rerun of the same search: the later row wins
     return list(by_key.values())

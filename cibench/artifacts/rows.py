@@ -216,6 +216,32 @@ _TAIL = (
     *(Column(f"AVG_{family}(ms)", field) for field, family in SERVER_FAMILIES.items()),
     Column("SERVER_PREEMPTIONS", "server_preemptions"),
 )
+RESOURCE_STEMS = (
+    "CLIENT_CPU(%)",
+    "CLIENT_RSS(MB)",
+    "SERVER_CPU(%)",
+    "SERVER_RSS(MB)",
+    "GPU_UTIL(%)",
+    "GPU_MEM(MB)",
+    "GPU_POWER(W)",
+    "SERVER_RUNNING",
+    "SERVER_WAITING",
+    "SERVER_KV_CACHE",
+    "MONITOR_CPU(%)",
+)
+"""Resource-monitoring series in summary-column order (cibench.monitor.series names them)."""
+RESOURCE_COLUMNS = tuple(f"{stat}_{stem}" for stem in RESOURCE_STEMS for stat in ("AVG", "MAX"))
+"""`AVG_X` / `MAX_X` per series, after the failure-reason columns (docs/capacity.md)."""
+_CIBENCH = (
+    Column("Failure_Reasons", "failure_reasons"),
+    Column("Server_Log_Matches", "server_log_matches"),
+)
+"""cibench's own columns, after every acs-bench column (and any extra percentile)."""
+_MONITOR = (
+    Column("Monitor_Samples", "monitor_samples"),
+    Column("Monitor_Notes", "monitor_notes"),
+)
+
 SUMMARY_COLUMNS: tuple[str, ...] = (
     *(column.header for column in _LEAD),
     *(header for family in LATENCY_FAMILIES.values() for header in _family_headers(family)),
@@ -254,7 +280,7 @@ class LoadPointParameters(RequestParameters):
 class PerfSummaryRow(LoadPointParameters):
     """One row of a perf `summary_*.csv`: one load point's parameters and measured figures."""
 
-    COLUMNS: ClassVar[tuple[Column, ...]] = (*_LEAD, *_TAIL)
+    COLUMNS: ClassVar[tuple[Column, ...]] = (*_LEAD, *_TAIL, *_CIBENCH, *_MONITOR)
     execution_time: str = ""
     num_requests: int | None = None
     total_token_throughput: float | None = None
@@ -285,6 +311,15 @@ class PerfSummaryRow(LoadPointParameters):
     server_prefill_time_ms: float | None = None
     server_decode_time_ms: float | None = None
     server_preemptions: float | None = None
+    failure_reasons: str | None = None
+    """Failed requests per reason class, `http_500=12;timeout_stall=3` (the top five); None for
+    a file written before the column existed (then it is not written back either)."""
+    server_log_matches: str = ""
+    """Known error lines the server logged during the point, `cuda_oom=2 (first line) | ...`."""
+    resources: dict[str, float | None] = Field(default_factory=dict)
+    """Resource monitoring by `RESOURCE_COLUMNS` header; empty when monitoring was off."""
+    monitor_samples: int | None = None
+    monitor_notes: str = ""
 
     @property
     def key(self) -> LoadPointKey:
@@ -336,6 +371,10 @@ class PerfSummaryRow(LoadPointParameters):
                 if q is not None:
                     percentiles[q] = decode_float(cell)
             fields[field] = LatencyStats(percentiles=percentiles, **stats)
+        if any(header in cells for header in RESOURCE_COLUMNS):
+            fields["resources"] = {
+                header: decode_float(cells.get(header)) for header in RESOURCE_COLUMNS
+            }
         return fields
 
     def to_cells(self) -> dict[str, str]:
@@ -352,7 +391,14 @@ class PerfSummaryRow(LoadPointParameters):
             for name, stat in STATS:
                 cells[f"{stat}_{family}(s)"] = encode(getattr(stats, name))
         ordered = {header: cells[header] for header in SUMMARY_COLUMNS}
-        return {**ordered, **extra}
+        own = {}
+        if self.failure_reasons is not None:
+            own = {c.header: encode(getattr(self, c.field), sentinel=False) for c in _CIBENCH}
+        if not self.resources and self.monitor_samples is None:
+            return {**ordered, **extra, **own}
+        resources = {header: encode(self.resources.get(header)) for header in RESOURCE_COLUMNS}
+        monitor = {c.header: encode(getattr(self, c.field), sentinel=c.sentinel) for c in _MONITOR}
+        return {**ordered, **extra, **own, **resources, **monitor}
 
 
 class PerfRequestRow(RequestParameters):
@@ -382,6 +428,8 @@ class PerfRequestRow(RequestParameters):
         Column("Total_Time(s)", "total_time_s"),
         Column("ITL(s)", "itl"),
         *_PARAMETER_COLUMNS,
+        Column("Failure_Reason", "failure_reason"),
+        Column("Error_Code", "error_code"),
     )
     request_index: int | None = None
     epoch: int | None = None
@@ -405,6 +453,10 @@ class PerfRequestRow(RequestParameters):
     total_time_s: float | None = None
     itl: str = ""
     """Space-separated gaps between content chunks, in seconds."""
+    failure_reason: str = ""
+    """The reason class of a failed request (docs/capacity.md), empty for a success."""
+    error_code: str = ""
+    """The OpenAI error body's named `code`, else its `type`."""
 
     @property
     def itl_s(self) -> list[float]:

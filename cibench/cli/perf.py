@@ -12,12 +12,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from cibench.artifacts import ScenarioWriter
 from cibench.cli.common import add_run_arguments, cli_options, stage_run
 from cibench.config.loader import load_configs, parse_model, read_yaml
-from cibench.config.perf import PerfProfile
+from cibench.config.perf import LoadPoint, PerfProfile
 from cibench.config.providers import Providers
 from cibench.config.scenario import Scenario
 from cibench.errors import CibenchError, ConfigError
+from cibench.failures.logscan import load_patterns
 from cibench.perf.runner import PointOutcome, RunTarget, run_point
 
 __all__ = ["add_arguments", "run"]
@@ -113,8 +115,16 @@ def run(args: argparse.Namespace) -> int:
                 run.scenario.id,
                 run.scenario.id,
                 endpoint.api_key,
+                process=endpoint.process,
+                log_patterns=tuple(load_patterns(configs.root)),
             )
             for point in profile.load_points():
+                if profile.soak is not None:
+                    failed += _soak(target, profile, point, run.writer)
+                    continue
+                if profile.search is not None or profile.ladder is not None:
+                    failed += _capacity(target, profile, point, run.writer)
+                    continue
                 outcome = run_point(
                     target,
                     profile,
@@ -133,3 +143,44 @@ def run(args: argparse.Namespace) -> int:
     if outcome is not None:
         print(f"summary: {outcome.summary_csv}")
     return 1 if failed else 0
+
+
+def _capacity(
+    target: RunTarget, profile: PerfProfile, point: LoadPoint, writer: ScenarioWriter
+) -> bool:
+    """Run one SLO search or ladder, print its answer; True when it found none to stand by."""
+    from cibench.capacity.driver import run_search
+    from cibench.capacity.ladder import run_ladder
+
+    run = run_search if profile.search is not None else run_ladder
+    result = run(
+        target,
+        profile,
+        point.input_length,
+        point.output_length,
+        writer,
+        report=lambda text: print(f"  {text}", flush=True),
+    )
+    failed = not result.converged or result.capacity is None
+    print(("FAIL " if failed else "ok   ") + result.describe(), flush=True)
+    print(f"       capacity: {result.capacity_csv}")
+    return failed
+
+
+def _soak(
+    target: RunTarget, profile: PerfProfile, point: LoadPoint, writer: ScenarioWriter
+) -> bool:
+    """Run one soak, print its verdict; True when a metric drifted."""
+    from cibench.capacity.soak import run_soak
+
+    result = run_soak(
+        target,
+        profile,
+        point.input_length,
+        point.output_length,
+        writer,
+        report=lambda text: print(f"  {text}", flush=True),
+    )
+    print(("FAIL " if result.drifted else "ok   ") + result.verdict(), flush=True)
+    print(f"       soak: {result.soak_csv}")
+    return bool(result.drifted)

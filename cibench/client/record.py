@@ -35,6 +35,8 @@ class RequestRecord:
     http_status: int | None = None
     error_type: str | None = None
     error_message: str | None = None
+    error_code: str | None = None
+    """The OpenAI error body's `code`, else its `type` (e.g. `rate_limit_exceeded`)."""
 
     @property
     def send_lag_ns(self) -> int:

@@ -59,6 +59,26 @@ def error_text(body: bytes) -> str:
     return (message if message is not None else text.strip())[:_MAX_MESSAGE]
 
 
+def error_code(body: bytes | dict[str, Any]) -> str | None:
+    """The named `code` (else the `type`) of an OpenAI error body, nested or flat; else None."""
+    parsed: Any = body
+    if isinstance(body, bytes):
+        try:
+            parsed = json.loads(body[:_MAX_ERROR_BODY].decode("utf-8", errors="replace"))
+        except ValueError:
+            return None
+    if not isinstance(parsed, dict):
+        return None
+    error = parsed.get("error")
+    source = error if isinstance(error, dict) else parsed
+    # vLLM sends the HTTP status as `code` and the class as `type`; OpenAI a named `code`
+    code, kind = source.get("code"), source.get("type")
+    for value in (code, kind):
+        if isinstance(value, str) and value and not value.isdigit():
+            return value
+    return None
+
+
 def _error_message(parsed: Any) -> str | None:
     if not isinstance(parsed, dict):
         return None
@@ -200,6 +220,7 @@ class ResponseTimer:
         if kind == "error" or chunk.get("error") or chunk.get("object") == "error":
             message = _error_message(chunk) or data
             self._fail("StreamError", message[:_MAX_MESSAGE])
+            self.record.error_code = self.record.error_code or error_code(chunk)
             return
         record = self.record
         choices = chunk.get("choices")
@@ -265,7 +286,9 @@ class ResponseTimer:
                 return ("Truncated", "connection closed inside the response head")
             return ("ConnectionClosed", "connection closed before any response byte")
         if head.status != 200:
-            return (f"HTTP{head.status}", error_text(b"".join(self._body)) or head.reason)
+            body = b"".join(self._body)
+            self.record.error_code = error_code(body)
+            return (f"HTTP{head.status}", error_text(body) or head.reason)
         if not self._reader.complete:
             return ("Truncated", "connection closed before the response body ended")
         if not self.request.stream:

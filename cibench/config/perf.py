@@ -9,8 +9,9 @@ from typing import Literal
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
 from cibench.config.base import StrictModel
+from cibench.config.capacity import LadderSettings, SearchSettings, Slo, SoakSettings
 
-ControlMethod = Literal["fixed", "climb", "poisson"]
+ControlMethod = Literal["fixed", "climb", "poisson", "search", "ladder", "soak"]
 Backend = Literal["threading-pool", "asyncio"]
 ShapeName = Literal[
     "short-in-short-out", "short-in-long-out", "long-in-long-out", "long-in-short-out"
@@ -79,6 +80,12 @@ class PerfProfile(StrictModel):
     max_failure_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
     max_send_lag_ms: PositiveFloat = 25.0
     rate_tolerance: float = Field(default=0.05, gt=0.0, lt=1.0)
+    monitor_interval_seconds: float = Field(default=1.0, ge=0.0)
+    """Resource sampling interval while a load point runs (0 = off; docs/capacity.md)."""
+    slo: Slo | None = None
+    search: SearchSettings | None = None
+    ladder: LadderSettings | None = None
+    soak: SoakSettings | None = None
 
     @model_validator(mode="after")
     def _method_has_its_parameters(self) -> PerfProfile:
@@ -97,6 +104,33 @@ class PerfProfile(StrictModel):
             )
         if self.init_concurrency is not None and self.init_concurrency > max(self.concurrency):
             raise ValueError("'init_concurrency' must not exceed the largest 'concurrency'")
+        if self.control_method == "search":
+            if self.slo is None or self.search is None:
+                raise ValueError(
+                    "control_method 'search' needs 'slo' (e.g. {tpot_p99_s: 0.05}) and "
+                    "'search' (at least {over: concurrency}); see docs/capacity.md"
+                )
+            problems = self.search.check()
+            if problems:
+                raise ValueError("; ".join(problems))
+        elif self.search is not None:
+            raise ValueError("'search' is only used with control_method 'search'")
+        if self.control_method == "ladder":
+            if self.ladder is None:
+                raise ValueError(
+                    "control_method 'ladder' needs 'ladder' (e.g. {over: rate, steps: [10, 50], "
+                    "hold_seconds: 30}); see docs/capacity.md"
+                )
+            problems = self.ladder.check()
+            if problems:
+                raise ValueError("; ".join(problems))
+        elif self.ladder is not None:
+            raise ValueError("'ladder' is only used with control_method 'ladder'")
+        if (self.control_method == "soak") != (self.soak is not None):
+            raise ValueError(
+                "control_method 'soak' and a 'soak' section (e.g. {duration_seconds: 120, "
+                "window_seconds: 30}) go together; see docs/capacity.md"
+            )
         return self
 
     def shape_grid(self) -> list[tuple[int, int]]:
@@ -114,7 +148,15 @@ class PerfProfile(StrictModel):
         """The load grid in a deterministic order: shapes outer, concurrency or rate inner."""
         points: list[LoadPoint] = []
         for input_length, output_length in self.shape_grid():
-            if self.control_method == "poisson":
+            if self.search is not None:
+                points.append(self.search_point(input_length, output_length, self.search.start))
+            elif self.soak is not None:
+                points.append(self.soak_point(input_length, output_length))
+            elif self.ladder is not None:
+                points.append(self.ladder_point(input_length, output_length, self.ladder.steps[0]))
+                if self.ladder.over in ("input_length", "output_length"):
+                    break  # a length ladder replaces the shapes: one ladder in all
+            elif self.control_method == "poisson":
                 points += [
                     LoadPoint(
                         input_length,
@@ -137,6 +179,57 @@ class PerfProfile(StrictModel):
                     for concurrency in self.concurrency
                 ]
         return points
+
+    def search_point(self, input_length: int, output_length: int, load: float) -> LoadPoint:
+        """The load point an SLO search probes at `load` (workers or requests/s)."""
+        if self.search is None:
+            raise ValueError("search_point needs a 'search' section")
+        fixed = self.search.requests_per_probe
+        if self.search.over == "rate":
+            count = fixed or self._poisson_requests(load)
+            return LoadPoint(
+                input_length, output_length, self.concurrency_cap, count, request_rate=load
+            )
+        workers = int(load)
+        count = fixed or self.num_requests or self.num_requests_per_concurrency * workers
+        return LoadPoint(input_length, output_length, concurrency=workers, num_requests=count)
+
+    def ladder_point(self, input_length: int, output_length: int, step: float) -> LoadPoint:
+        """The load point of one ladder step (`step` in the unit of `ladder.over`)."""
+        if self.ladder is None:
+            raise ValueError("ladder_point needs a 'ladder' section")
+        over = self.ladder.over
+        if over == "input_length":
+            input_length = int(step)
+        elif over == "output_length":
+            output_length = int(step)
+        rate = step if over == "rate" else (self.request_rate[0] if self.request_rate else None)
+        if rate is not None:
+            hold = self.ladder.hold_seconds or self.duration_seconds
+            count = self.num_requests or (
+                max(1, math.ceil(rate * hold)) if hold else self._poisson_requests(rate)
+            )
+            return LoadPoint(
+                input_length, output_length, self.concurrency_cap, count, request_rate=rate
+            )
+        workers = int(step) if over == "concurrency" else self.concurrency[0]
+        count = self.num_requests or self.num_requests_per_concurrency * workers
+        return LoadPoint(input_length, output_length, concurrency=workers, num_requests=count)
+
+    def soak_point(self, input_length: int, output_length: int) -> LoadPoint:
+        """One soak window's load point: open loop at `request_rate[0]` when given (requests =
+        rate x window), else closed loop at `concurrency[0]`."""
+        if self.soak is None:
+            raise ValueError("soak_point needs a 'soak' section")
+        if self.request_rate:
+            rate = self.request_rate[0]
+            count = max(1, math.ceil(rate * self.soak.window_seconds))
+            return LoadPoint(
+                input_length, output_length, self.concurrency_cap, count, request_rate=rate
+            )
+        workers = self.concurrency[0]
+        count = self.soak.requests_per_window or self.num_requests_per_concurrency * workers
+        return LoadPoint(input_length, output_length, concurrency=workers, num_requests=count)
 
     def _poisson_requests(self, rate: float) -> int:
         if self.num_requests is not None:

@@ -29,6 +29,8 @@ class GateThresholds(StrictModel):
     ttft_p99_increase: NonNegativeFloat = 0.10
     e2e_p99_increase: NonNegativeFloat = 0.10
     qps_decrease: NonNegativeFloat = 0.05
+    capacity_decrease: NonNegativeFloat = 0.10
+    """An SLO search's answer (max concurrency or rate under the SLO) may fall this much."""
 
 
 class Settings(StrictModel):

@@ -17,13 +17,23 @@ from typing import Any
 
 import httpx
 
-from cibench.artifacts import LoadPointKey, RunReader, RunResults, read_run
+from cibench.artifacts import (
+    CapacityKey,
+    LoadPointKey,
+    RunReader,
+    RunResults,
+    metric_name,
+    read_run,
+)
 from cibench.client.credentials import BasicAuth, redact_url, split_credentials
+from cibench.config.capacity import LOAD_AXES
 from cibench.errors import BaselineMissing, BaselineUnreadable, CibenchError
 from cibench.gates.rules import Baseline, BaselinePoint, baseline_point
 from cibench.urls import redact_userinfo, url_problem
 
 PUSHGATEWAY_KEYWORD = "pushgateway"
+Group = tuple[dict[tuple[str, LoadPointKey], BaselinePoint], dict[tuple[str, CapacityKey], float]]
+"""What one Pushgateway group gives a baseline: load points and SLO-search answers."""
 DEFAULT_TIMEOUT_S = 10.0
 
 
@@ -95,6 +105,27 @@ def _group_points(
     }
 
 
+def _group_capacity(
+    group: Mapping[str, Any], scenario: str, prefix: str
+) -> dict[tuple[str, CapacityKey], float]:
+    found: dict[tuple[str, CapacityKey], float] = {}
+    for over in LOAD_AXES:
+        for metric in _daily_metrics(group.get(prefix + metric_name(over))):
+            labels = metric["labels"]
+            value = _number(metric.get("value"))
+            if value is None:
+                continue
+            key = CapacityKey(
+                search_over=over,
+                backend=labels.get("backend", ""),
+                input_len=labels.get("input_len", ""),
+                output_len=labels.get("output_len", ""),
+                slo_hash=labels.get("slo_hash", ""),
+            )
+            found[(scenario, key)] = value
+    return found
+
+
 def parse_pushgateway(
     payload: Any, *, url: str, scenarios: Collection[str], prefix: str, job: str
 ) -> Baseline:
@@ -109,7 +140,7 @@ def parse_pushgateway(
             f"Pushgateway {redact_url(url)}: /api/v1/metrics did not return "
             '{"data": [...]}; is this a Pushgateway (version >= 1.0)?'
         )
-    chosen: dict[str, tuple[float, str, dict[tuple[str, LoadPointKey], BaselinePoint]]] = {}
+    chosen: dict[str, tuple[float, str, Group]] = {}
     for group in groups:
         if not isinstance(group, Mapping):
             continue
@@ -118,15 +149,17 @@ def parse_pushgateway(
         if labels.get("job") != job or not isinstance(scenario, str) or scenario not in scenarios:
             continue
         points = _group_points(group, scenario, prefix)
-        if not points:
+        capacity = _group_capacity(group, scenario, prefix)
+        if not points and not capacity:
             continue
         pushed = _push_time(group)
         if scenario not in chosen or pushed > chosen[scenario][0]:
-            chosen[scenario] = (pushed, labels.get("instance", ""), points)
+            chosen[scenario] = (pushed, labels.get("instance", ""), (points, capacity))
     baseline = Baseline(source=f"pushgateway {redact_url(url)}")
     described = []
-    for scenario, (pushed, instance, points) in sorted(chosen.items()):
+    for scenario, (pushed, instance, (points, capacity)) in sorted(chosen.items()):
         baseline.points.update(points)
+        baseline.capacity.update(capacity)
         when = datetime.fromtimestamp(pushed, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         described.append(f"{scenario}@{instance or '-'} pushed {when}")
     if described:
@@ -196,6 +229,19 @@ def functional_passed_in_run(
     }
 
 
+def capacity_from_run(
+    run: RunResults, scenarios: Collection[str]
+) -> dict[tuple[str, CapacityKey], float]:
+    """The SLO-search answers one run provides for `scenarios` (searches without one left out)."""
+    return {
+        (results.scenario, found.key): found.capacity
+        for results in run.scenarios
+        if results.scenario in scenarios
+        for found in results.capacity
+        if found.capacity is not None
+    }
+
+
 def _run_time(run_dir: Path) -> float:
     session = RunReader(run_dir).session()
     for value in (session.end_s, session.start_s):
@@ -220,6 +266,7 @@ def from_artifacts(
                 source=f"artifacts {path}",
                 points=baseline_from_run(run, scenarios),
                 functional_passed=functional_passed_in_run(run, scenarios),
+                capacity=capacity_from_run(run, scenarios),
             )
         candidates = []
         for child in path.iterdir():
@@ -248,9 +295,11 @@ def from_artifacts(
         for scenario, passed in functional_passed_in_run(run, scenarios).items():
             baseline.functional_passed.setdefault(scenario, passed)
         points = baseline_from_run(run, remaining)
-        if points:
+        capacity = capacity_from_run(run, remaining)
+        if points or capacity:
             baseline.points.update(points)
-            found = {scenario for scenario, _ in points}
+            baseline.capacity.update(capacity)
+            found = {scenario for scenario, _ in points} | {scenario for scenario, _ in capacity}
             remaining -= found
             used.append(f"{child.name} for {', '.join(sorted(found))}")
     if used:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
 from cibench.artifacts import (
+    CapacityKey,
     LoadPointKey,
     PerfSummaryRow,
     RunResults,
@@ -20,6 +21,7 @@ from cibench.artifacts import (
     VerdictRecord,
 )
 from cibench.config.settings import GateThresholds
+from cibench.failures.reasons import parse_reasons
 
 Status = Literal["pass", "fail", "no data", "no baseline", "skipped"]
 STATUSES: tuple[Status, ...] = get_args(Status)
@@ -34,9 +36,12 @@ GATE_ORDER = (
     "ttft_p99",
     "e2e_p99",
     "qps",
+    "capacity",
 )
 """Every gate name, in the order gates are evaluated and reported."""
 
+CAPACITY_METHODS = frozenset({"search", "ladder"})
+"""Control methods whose points are judged by an SLO and gated through their answer."""
 ROUNDING_SLACK = 1e-9
 """Ratios within this of a limit count as on it (0.55/0.5 - 1 is 0.10000000000000009)."""
 
@@ -120,6 +125,8 @@ class Baseline:
     points: dict[tuple[str, LoadPointKey], BaselinePoint] = field(default_factory=dict)
     functional_passed: dict[str, frozenset[str]] = field(default_factory=dict)
     """Per scenario, the `suite::case_id` of every functional case that passed in the baseline."""
+    capacity: dict[tuple[str, CapacityKey], float] = field(default_factory=dict)
+    """SLO-search answers by (scenario, search)."""
 
     def lookup(self, scenario: str, key: LoadPointKey) -> BaselinePoint | None:
         """The baseline for one scenario and load point, or None when it has none."""
@@ -156,6 +163,18 @@ def _upper_bound(
     return Verdict(gate, stage, scenario, subject, metric, current, None, limit, status)
 
 
+def failure_detail(point: PerfSummaryRow) -> str:
+    """`top reasons: http_500 x12, timeout_stall x3; server log: cuda_oom=2 (...)`."""
+    parts = []
+    reasons = parse_reasons(point.failure_reasons or "")
+    if reasons:
+        top = list(reasons.items())[:3]
+        parts.append("top reasons: " + ", ".join(f"{reason} x{n}" for reason, n in top))
+    if point.server_log_matches:
+        parts.append(f"server log: {point.server_log_matches}")
+    return "; ".join(parts)[:400]
+
+
 def completeness(results: ScenarioResults, thresholds: GateThresholds) -> list[Verdict]:
     """Did the server start, did every expected stage leave results, were requests healthy."""
     scenario = results.scenario
@@ -190,8 +209,8 @@ def completeness(results: ScenarioResults, thresholds: GateThresholds) -> list[V
         )
     for point in results.perf:
         subject = point.key.describe()
-        verdicts.append(
-            _upper_bound(
+        if point.key.control_method not in CAPACITY_METHODS:  # past capacity, failing is the point
+            verdict = _upper_bound(
                 "failure_ratio",
                 "perf",
                 scenario,
@@ -200,7 +219,9 @@ def completeness(results: ScenarioResults, thresholds: GateThresholds) -> list[V
                 point.fail_rate,
                 thresholds.max_failure_ratio,
             )
-        )
+            if verdict.failed:
+                verdict = replace(verdict, detail=failure_detail(point))
+            verdicts.append(verdict)
         verdicts.append(
             _upper_bound(
                 "token_mismatch",
@@ -376,6 +397,8 @@ def regressions(
     """TTFT P99 and E2E P99 may not rise, QPS may not fall, beyond the thresholds."""
     verdicts: list[Verdict] = []
     for point in results.perf:
+        if point.key.control_method in CAPACITY_METHODS:  # steps differ between runs: capacity()
+            continue
         found = baseline.lookup(results.scenario, point.key) if baseline else None
         base = found or BaselinePoint(None, None, None)
         subject = point.key.describe()
@@ -417,6 +440,36 @@ def regressions(
     return verdicts
 
 
+def capacity(
+    results: ScenarioResults, baseline: Baseline | None, thresholds: GateThresholds
+) -> list[Verdict]:
+    """An SLO search's answer may not fall more than `capacity_decrease` below the baseline's.
+
+    A search where no probe kept the SLO counts as capacity 0 against a baseline that had one.
+    """
+    verdicts: list[Verdict] = []
+    for found in results.capacity:
+        base = baseline.capacity.get((results.scenario, found.key)) if baseline else None
+        current = found.capacity
+        if current is None and base:
+            current = 0.0
+        metric = f"max {found.key.search_over.replace('_', ' ')} under SLO"
+        verdict = _relative(
+            "capacity",
+            results.scenario,
+            f"{found.key.describe()} ({found.slo})",
+            metric,
+            current,
+            base,
+            thresholds.capacity_decrease,
+            higher_is_worse=False,
+        )
+        if not found.converged and not verdict.detail:
+            verdict = replace(verdict, detail=f"search stopped early: {found.stop_reason}")
+        verdicts.append(verdict)
+    return verdicts
+
+
 def evaluate(
     current: RunResults, baseline: Baseline | None, thresholds: GateThresholds
 ) -> list[Verdict]:
@@ -428,6 +481,7 @@ def evaluate(
         verdicts += functional_skips(results, baseline)
         verdicts += accuracy(results)
         verdicts += regressions(results, baseline, thresholds)
+        verdicts += capacity(results, baseline, thresholds)
     return verdicts
 
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cibench.client.endpoint import Endpoint
+from cibench.client.endpoint import Endpoint, ServerProcess
 from cibench.config.scenario import Scenario
 from cibench.errors import LaunchError
 from cibench.launch.base import Launcher
@@ -27,6 +27,7 @@ __all__ = [
     "K8sLauncher",
     "Launcher",
     "LocalLauncher",
+    "ServerProcess",
     "make_launcher",
     "open_endpoint",
 ]

@@ -11,7 +11,7 @@ from collections import deque
 from pathlib import Path
 from typing import IO
 
-from cibench.client.endpoint import Endpoint, auth_headers
+from cibench.client.endpoint import Endpoint, ServerProcess, auth_headers
 from cibench.config.scenario import Scenario
 from cibench.errors import AuthError, LaunchError
 from cibench.launch.base import resolve_api_key
@@ -95,8 +95,13 @@ class LocalLauncher:
         except BaseException:
             self.stop()  # also on Ctrl-C or SIGTERM during start-up: no server is left behind
             raise
+        process = ServerProcess(self.pid, self.log_path, self._exit_description)
         return Endpoint(
-            scenario=scenario, base_url=base_url, model=scenario.model_name, api_key=api_key
+            scenario=scenario,
+            base_url=base_url,
+            model=scenario.model_name,
+            api_key=api_key,
+            process=process,
         )
 
     def _check_healthy(self, base_url: str, port: int, api_key: str | None) -> None:

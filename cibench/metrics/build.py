@@ -14,8 +14,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from cibench.artifacts import PerfSummaryRow, RunResults, ScenarioResults
+from cibench.artifacts import PerfSummaryRow, RunResults, ScenarioResults, metric_name
+from cibench.failures.reasons import parse_reasons
 from cibench.gates.rules import Verdict, gate_outcomes
+from cibench.monitor.series import column_series
 
 HIGH_FAILURE_RATIO = 0.2
 """`high_failure_ratio` is 1 above this failure ratio (SPEC §7)."""
@@ -132,6 +134,23 @@ def _perf_point(families: _Families, base: dict[str, str], point: PerfSummaryRow
             labels,
             1.0 if point.fail_rate > HIGH_FAILURE_RATIO else 0.0,
         )
+    for column, value in point.resources.items():
+        resource = column_series(column) if value is not None else None
+        if resource is not None and value is not None:
+            series, stat, scale = resource
+            families.gauge(
+                series.metric(stat),
+                f"{series.description}, {stat} over the load point's samples.",
+                labels,
+                value * scale,
+            )
+    for reason, count in parse_reasons(point.failure_reasons or "").items():
+        families.gauge(
+            "failed_requests",
+            "Failed requests at the load point by reason class (the five most frequent).",
+            {**labels, "reason": reason},
+            float(count),
+        )
     summaries: list[tuple[str, str, list[tuple[float, float]], float | None]] = []
     for family, stats in point.latency().items():
         stem, description = LATENCY_NAMES[family]
@@ -161,6 +180,21 @@ def _perf_point(families: _Families, base: dict[str, str], point: PerfSummaryRow
         if per_request and successes is not None and (average is not None or successes == 0):
             metric.add_sample(full + "_sum", labels, (average or 0.0) * successes)
             metric.add_sample(full + "_count", labels, successes)
+
+
+def _capacity(families: _Families, base: dict[str, str], results: ScenarioResults) -> None:
+    for found in results.capacity:
+        if found.capacity is None:
+            continue
+        unit = {"rate": "requests/s", "concurrency": "concurrent requests"}.get(
+            found.key.search_over, "tokens"
+        )
+        families.gauge(
+            metric_name(found.key.search_over),
+            f"Largest load ({unit}) at which the SLO held, found by the SLO search.",
+            {**base, **found.key.labels(), "slo": found.slo},
+            found.capacity,
+        )
 
 
 def _functional(
@@ -279,6 +313,7 @@ def build_registry(
         base = scenario_labels(run, results)
         for point in results.perf:
             _perf_point(families, base, point)
+        _capacity(families, base, results)
         _functional(families, base, results, per_case)
         _accuracy(families, base, results)
         gates = {

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from cibench.artifacts import LatencyStats, PerfRequestRow, PerfSummaryRow
 from cibench.artifacts.rows import LoadPointParameters, RequestParameters
 from cibench.client.record import RequestRecord
+from cibench.failures.reasons import failure_reason
 from cibench.perf.server_metrics import ServerMetrics
 from cibench.perf.stats import (
     DEFAULT_PERCENTILES,
@@ -87,9 +88,16 @@ def summary_row(
 
 
 def request_rows(
-    records: Sequence[RequestRecord], origin_ns: int, params: LoadPointParameters
+    records: Sequence[RequestRecord],
+    origin_ns: int,
+    params: LoadPointParameters,
+    server_exited: bool = False,
 ) -> list[PerfRequestRow]:
-    """Per-request rows; times in seconds, `start_time`/`end_time` relative to `origin_ns`."""
+    """Per-request rows; times in seconds, `start_time`/`end_time` relative to `origin_ns`.
+
+    :param server_exited: the local server had exited by the end of the load point (connection
+        failures are then classed `server_crash`, see `cibench/failures/reasons.py`).
+    """
     rows: list[PerfRequestRow] = []
     for record in records:
         prompt, completion = record.prompt_tokens, record.completion_tokens
@@ -117,6 +125,8 @@ def request_rows(
                 e2e_s=e2e_s(record),
                 total_time_s=(record.end_ns - record.start_ns) / 1e9,
                 itl=" ".join(f"{gap:.6f}" for gap in itl_s(record)),
+                failure_reason=failure_reason(record, server_exited) or "",
+                error_code=record.error_code or "",
                 **params.model_dump(include=set(RequestParameters.model_fields)),
             )
         )

@@ -18,13 +18,18 @@ import httpx
 
 from cibench.artifacts import ScenarioWriter
 from cibench.artifacts.rows import LoadPointParameters
-from cibench.client.endpoint import auth_headers
+from cibench.client.endpoint import ServerProcess, auth_headers
 from cibench.client.guard import GuardLimits, RequestGuard
 from cibench.client.http1 import encode_request
 from cibench.client.record import RequestRecord
 from cibench.client.stream import PreparedRequest
 from cibench.config.perf import LoadPoint, PerfProfile
 from cibench.errors import CibenchError
+from cibench.failures.logscan import LogMatch, LogPattern, LogWindow, format_matches, load_patterns
+from cibench.failures.reasons import format_reasons, reason_counts
+from cibench.monitor.sampler import ResourceSampler
+from cibench.monitor.series import point_stats, summary_cells
+from cibench.monitor.timeline import write_timeline
 from cibench.perf import csvio
 from cibench.perf.backends import execute
 from cibench.perf.phase import Phase, Progress, Target
@@ -58,6 +63,10 @@ class RunTarget:
     provider: str
     scenario: str
     api_key: str | None = field(default=None, repr=False)
+    process: ServerProcess | None = None
+    """A server cibench started: its log is scanned and its exit noticed per load point."""
+    log_patterns: tuple[LogPattern, ...] = ()
+    """The log pattern library (default: the built-in one, `cibench/failures/log_patterns.yaml`)."""
 
 
 @dataclass(slots=True)
@@ -72,17 +81,26 @@ class PointOutcome:
     summary_csv: Path
     sizing: str
     notes: list[str] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+    """Failed requests per reason class, most frequent first."""
+    log_matches: list[LogMatch] = field(default_factory=list)
+    """Known error lines the server logged during the load point."""
+    resources: list[dict[str, float]] = field(default_factory=list)
+    """The resource samples taken while the load point ran (docs/capacity.md)."""
 
     def problems(self, max_failure_ratio: float) -> list[str]:
         """Why this load point fails: too many failed requests, or the harness was the limit."""
         found: list[str] = []
         ratio = self.summary.failure_ratio
         if ratio is None or ratio > max_failure_ratio:
-            errors = ", ".join(f"{kind} x{n}" for kind, n in sorted(self.summary.errors.items()))
+            errors = ", ".join(f"{reason} x{n}" for reason, n in self.reasons.items())
             shown = "no requests" if ratio is None else f"{ratio:.1%}"
             found.append(
                 f"failure ratio {shown} > {max_failure_ratio:.0%} "
                 f"({self.summary.failures}/{self.summary.requests} failed: {errors or 'none'})"
+            )
+            found.extend(
+                f"server log: {m.name} x{m.count}: {m.first_line}" for m in self.log_matches
             )
         found.extend(f"harness bottleneck: {problem}" for problem in self.harness)
         return found
@@ -233,13 +251,22 @@ def run_point(
         if position == first_measured:
             scrapes["before"] = _scrape(target.base_url, auth, scrape_timeout)
 
+    window = _log_window(target)
     progress = Progress()
-    with _monitor(progress, report, report_every_s):
+    sampler = _sampler(target, profile, auth)
+    with _monitor(progress, report, report_every_s), sampler or contextlib.nullcontext():
         results = execute(profile.backend, net, phases, progress, before)
     scrapes["after"] = _scrape(target.base_url, auth, scrape_timeout)
     records: list[RequestRecord] = [r for phase in results[first_measured:] for r in phase]
+    exit_status = target.process.exit_status() if target.process else None
+    log_matches = window.scan() if window else []
+    if exit_status is not None:
+        log_matches.append(LogMatch("server_exit", 1, f"server {exit_status}"))
+        notes.append(f"the server {exit_status} during this load point")
+    reasons = reason_counts(records, server_exited=exit_status is not None)
 
-    percentiles = sorted({*DEFAULT_PERCENTILES, *profile.percentiles})
+    slo_percentiles = profile.slo.percentiles() if profile.slo else []
+    percentiles = sorted({*DEFAULT_PERCENTILES, *profile.percentiles, *slo_percentiles})
     summary = summarize(records, percentiles, point.request_rate)
     server = server_metrics(scrapes.get("before"), scrapes.get("after"), len(records))
     harness = harness_problems(summary, profile.max_send_lag_ms / 1e3, profile.rate_tolerance)
@@ -257,10 +284,55 @@ def run_point(
         percentiles,
         execution_time=time.strftime("%Y-%m-%d %H:%M:%S"),
     )
-    files = writer.record_load_point(row, csvio.request_rows(records, origin, params))
+    # cibench's own columns go after every acs-bench column (docs/capacity.md)
+    extra: dict[str, object] = {
+        "failure_reasons": format_reasons(reasons),
+        "server_log_matches": format_matches(log_matches),
+    }
+    samples = [values for _, values in sampler.timeline.samples] if sampler else []
+    if sampler is not None:
+        extra["resources"] = summary_cells(point_stats(samples))
+        extra["monitor_samples"] = len(samples)
+        extra["monitor_notes"] = "; ".join(sampler.timeline.notes)
+    row = row.model_copy(update=extra)
+    rows = csvio.request_rows(records, origin, params, server_exited=exit_status is not None)
+    files = writer.record_load_point(row, rows)
+    if sampler is not None:
+        name = "resources" + files.requests_csv.name.removeprefix("requests")
+        write_timeline(files.requests_csv.with_name(name), sampler.timeline)
     return PointOutcome(
-        point, summary, server, harness, files.requests_csv, files.summary_csv, sizing, notes
+        point,
+        summary,
+        server,
+        harness,
+        files.requests_csv,
+        files.summary_csv,
+        sizing,
+        notes,
+        reasons,
+        log_matches,
+        samples,
     )
+
+
+def _sampler(
+    target: RunTarget, profile: PerfProfile, headers: dict[str, str]
+) -> ResourceSampler | None:
+    """Resource sampling for this load point, unless the profile turned it off."""
+    if profile.monitor_interval_seconds <= 0:
+        return None
+    pid = target.process.pid if target.process else None
+    return ResourceSampler(profile.monitor_interval_seconds, pid, target.base_url, headers)
+
+
+def _log_window(target: RunTarget) -> LogWindow | None:
+    """Where the server's output for this load point will start (None: nothing to watch)."""
+    if target.process is None:
+        return None
+    patterns = list(target.log_patterns) or load_patterns()
+    window = LogWindow(target.process.log_path, patterns=patterns)
+    window.mark()
+    return window
 
 
 def _parameters(target: RunTarget, profile: PerfProfile, point: LoadPoint) -> LoadPointParameters:

@@ -113,9 +113,10 @@ def schedule_for(profile: PerfProfile, point: LoadPoint, epoch: int = 0) -> Sche
     """The measured schedule of one epoch of `point` under `profile`'s control method.
 
     Climb starts at `init_concurrency` (default 1, never above the point's concurrency).
-    Poisson arrivals are seeded by the profile seed, the rate and the epoch.
+    Poisson arrivals are seeded by the profile seed, the rate and the epoch. A search probe
+    with a request rate goes open loop as poisson does, one without goes closed loop as fixed.
     """
-    if profile.control_method == "poisson":
+    if profile.control_method == "poisson" or point.request_rate is not None:
         rate = point.request_rate
         if rate is None:
             raise ValueError(f"load point {point.id} has no request_rate for poisson")

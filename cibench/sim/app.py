@@ -44,6 +44,8 @@ class Simulator:
         self._clock = clock
         self._exit = exit_process
         self._rng = random.Random(options.seed)
+        self._leak_bytes = options.leak_kb_per_request * 1024
+        self._leaked: list[bytearray] = []
         ms = 1e-3
         self.engine = Engine(
             TimingModel(
@@ -53,6 +55,7 @@ class Simulator:
                 itl_per_running_seq_s=options.itl_per_running_seq_ms * ms,
                 jitter=options.jitter,
                 slowdown=options.slowdown,
+                degrade_per_request=options.degrade_per_request,
             ),
             Capacity(options.max_num_seqs, options.kv_cache_tokens),
             clock,
@@ -383,6 +386,8 @@ class Simulator:
             m.e2e.observe(timings.last_s - arrival)
             m.generation_tokens.inc(sum(p.num_tokens for p in plans))
             m.success.inc()
+        if self._leak_bytes:
+            self._leaked.append(bytearray(b"\x01" * self._leak_bytes))  # touched: counts in RSS
         if self.faults.request_completed():
             log.warning("--crash-after reached: exiting")
             # let the last response reach the client before dying

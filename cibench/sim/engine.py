@@ -17,7 +17,7 @@ each deadline.
 * When a generated token would overflow the KV budget, the newest running sequence is
   preempted back to the head of the queue (possibly the one generating) and counted.
 * Every interval is multiplied by `slowdown` and, when `jitter` > 0, by a seeded uniform
-  factor in [1 - jitter, 1 + jitter].
+  factor in [1 - jitter, 1 + jitter], and by `1 + degrade_per_request x finished sequences`.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ class TimingModel:
     itl_per_running_seq_s: float = 0.0
     jitter: float = 0.0
     slowdown: float = 1.0
+    degrade_per_request: float = 0.0
+    """Every finished sequence makes later intervals this fraction slower (a degrading server)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,8 @@ class Engine:
         self._kv_used = 0
         self._next_id = 0
         self._counters = _Counters()
+        self.finished = 0
+        """Sequences that generated all their tokens (drives `degrade_per_request`)."""
 
     @property
     def num_running(self) -> int:
@@ -172,6 +176,7 @@ class Engine:
         self._kv_used += seq.weight
         if seq.generated >= seq.output_tokens:
             self._release(seq)
+            self.finished += 1
             seq.state = SeqState.FINISHED
             seq.deadline_s = math.inf
             self._schedule()
@@ -238,7 +243,7 @@ class Engine:
             self._on_admit(head)
 
     def _scaled(self, seconds: float) -> float:
-        factor = self._timing.slowdown
+        factor = self._timing.slowdown * (1.0 + self._timing.degrade_per_request * self.finished)
         if self._timing.jitter > 0.0:
             factor *= 1.0 + self._rng.uniform(-self._timing.jitter, self._timing.jitter)
         return seconds * factor

@@ -36,6 +36,8 @@ class SimOptions:
     stall_ratio: float = 0.0
     stall_seconds: float = 0.0
     slowdown: float = 1.0
+    degrade_per_request: float = 0.0
+    leak_kb_per_request: int = 0
     ignore_json_schema: bool = False
     omit_done: bool = False
     wrong_finish_reason: bool = False
@@ -206,8 +208,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.slowdown,
         help="multiply every latency by this factor (fakes a regression)",
     )
+    timing.add_argument(
+        "--degrade-per-request",
+        type=_fraction,
+        default=d.degrade_per_request,
+        help="every finished request makes later latencies this fraction slower (fakes drift)",
+    )
 
     faults = p.add_argument_group("fault injection")
+    faults.add_argument(
+        "--leak-kb-per-request",
+        type=int,
+        default=d.leak_kb_per_request,
+        help="keep this many KiB of memory per completed request (fakes a memory leak)",
+    )
     faults.add_argument(
         "--error-ratio",
         type=_fraction,

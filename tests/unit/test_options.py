@@ -33,6 +33,9 @@ REQUIRED_ARGS = {
     "accuracy": ["--scenario", "local-sim"],
     "push": ["RUN"],
     "gate": ["RUN"],
+    "report": ["RUN"],
+    "compare": ["RUN", "OTHER"],
+    "export": ["RUN"],
 }
 
 

@@ -64,13 +64,28 @@ def test_the_post_session_stage_gives_the_0_1_metrics_and_verdicts(tmp_path: Pat
     )
 
     assert result.exit_code == 6  # the fixture has a failed functional case
-    assert (run_dir / "metrics.prom").read_text() == (FIXTURE / "metrics.prom").read_text()
+    # every 0.1 series keeps its name, labels and value; families added since then may join
+    exported = set((run_dir / "metrics.prom").read_text().splitlines())
+    missing = [
+        line for line in (FIXTURE / "metrics.prom").read_text().splitlines() if line not in exported
+    ]
+    assert missing == []
     new = json.loads((run_dir / "gates.json").read_text())
     old = json.loads((FIXTURE / "gates.json").read_text())
-    # keys added since 0.1 (issue #20); absent in an old file, they read as these defaults
-    added = {"baseline_error": None, "interrupted": False}
-    assert {key: value for key, value in new.items() if key not in added} == old
+    # keys added since 0.1 (issues #16, #20); absent in an old file, they read as defaults
+    added = {
+        "baseline_error": None,
+        "interrupted": False,
+        "functional_skipped": {"local-sim": {"why": 1}},
+    }
+    kept = {key: value for key, value in new.items() if key not in added and key != "verdicts"}
+    assert kept == {key: value for key, value in old.items() if key != "verdicts"}
     assert {key: new[key] for key in added} == added
+    # every 0.1 verdict is given again; gates added since (functional_skips) come on top
+    assert [verdict for verdict in old["verdicts"] if verdict not in new["verdicts"]] == []
+    assert {verdict["gate"] for verdict in new["verdicts"] if verdict not in old["verdicts"]} == {
+        "functional_skips"
+    }
     gates = RunReader(run_dir).gates()
     assert gates is not None
     assert gates.exit_code == 6

@@ -51,7 +51,8 @@ def test_a_healthy_run_equal_to_its_baseline_passes_every_gate(tmp_path: Path) -
     verdicts = evaluate(complete(tmp_path), baseline(), THRESHOLDS)
 
     assert {v.status for v in verdicts} == {"pass"}
-    assert list(by_gate(verdicts)) == list(GATE_ORDER)  # every gate, in order
+    # every gate, in order (the capacity gate needs an SLO search: test_gates_capacity.py)
+    assert list(by_gate(verdicts)) == [gate for gate in GATE_ORDER if gate != "capacity"]
 
 
 def test_regression_thresholds_apply_strictly_above_the_limit(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Resource monitoring while load runs: client, server process tree, GPU, server gauges."""
