@@ -15,8 +15,15 @@ runner) to another, when the machine has two or more.
    Printed: measured − configured TTFT and TPOT (median, p99) in ms.
 2. Open-loop capacity: Poisson arrivals at rising rates for a few seconds each, 16-token
    streamed outputs, against the reference server with zero latency (so the figure is the
-   client's ceiling) and against the zero-latency simulator; prints the highest rate with
-   achieved >= 99% of target and no failed request.
+   client's ceiling) and against the zero-latency simulator; prints the highest rate with no
+   failed request and a clean harness-health verdict (completions keep pace with the
+   schedule, sends on time, receive lag and achieved rate within their thresholds).
+
+3. `health [--backend B --rate R --seconds S]`: one uncapped open-loop point against the
+   zero-latency reference server (default threading-pool, 4,800 req/s, 10 s), judged by the
+   runner's harness-health verdict (`cibench/perf/health.py`): it prints lateness, receive
+   lag, completion span vs schedule span and achieved rate, and the reasons when the point is
+   harness-bound. The rate ladder of (2) counts a rate as kept only when this verdict is clean.
 
 Set CIBENCH_BENCH_DETAIL=1 to break the reference server's TTFT error down into request
 transit, server lateness and receive delay.
@@ -47,10 +54,12 @@ from cibench.client.record import RequestRecord
 from cibench.client.stream import PreparedRequest
 from cibench.launch.process import free_port
 from cibench.perf.backends import execute
+from cibench.perf.health import Health, HealthLimits, assess
 from cibench.perf.phase import Phase, Target
+from cibench.perf.probe import LagProbe
 from cibench.perf.schedule import Schedule, fixed_offsets, poisson_offsets
 from cibench.perf.server_metrics import server_metrics
-from cibench.perf.stats import percentile, summarize, tpot_s, ttft_s
+from cibench.perf.stats import percentile, tpot_s, ttft_s
 
 TTFT_MS = 50.0
 ITL_MS = 10.0
@@ -238,15 +247,44 @@ def _print_timing(
     )
 
 
-def _sustains(backend: str, url: str, rate: float, seconds: float) -> tuple[bool, float]:
+def _open_loop(backend: str, url: str, rate: float, seconds: float) -> tuple[Health, int]:
+    """One uncapped Poisson point judged by the runner's own health verdict; (verdict, failed)."""
     count = max(50, int(rate * seconds))
     offsets = tuple(poisson_offsets(count, rate, seed=1))
     warm = Phase(_requests(url, 32, 16), Schedule(tuple(fixed_offsets(8))))
     measured = Phase(_requests(url, count, 16), Schedule(arrival_offsets=offsets))
-    records = execute(backend, _target(url), [warm, measured])[1]
-    summary = summarize(records, requested_rate=rate)
-    achieved = summary.achieved_rate or 0.0
-    return achieved >= 0.99 * rate and summary.failures == 0, achieved
+    probe = LagProbe()
+    records = execute(backend, _target(url), [warm, measured], None, None, probe)[1]
+    lags = probe.lags_s(min(r.scheduled_ns for r in records), max(r.end_ns for r in records))
+    health = assess(records, lags, HealthLimits(), {0: offsets[-1]}, rate)
+    return health, sum(1 for r in records if not r.success)
+
+
+def _sustains(backend: str, url: str, rate: float, seconds: float) -> tuple[bool, float, str]:
+    """Keeps pace: no failure and no harness-health breach (sends on time, receive lag,
+    completions keeping up with the schedule, achieved rate)."""
+    health, failed = _open_loop(backend, url, rate, seconds)
+    codes = "+".join(health.codes) or ("failures" if failed else "ok")
+    return not health.codes and not failed, health.achieved_rate or 0.0, codes
+
+
+def health_point(cpus: tuple[int, int] | None, backend: str, rate: float, seconds: float) -> None:
+    """Print the health verdict of one uncapped open-loop point against the reference server."""
+    with _server([sys.executable, __file__, "serve"], cpus[0] if cpus else None) as url:
+        started = time.perf_counter()
+        health, failed = _open_loop(backend, url, rate, seconds)
+        took = time.perf_counter() - started
+    print(
+        f"{backend} open loop {rate:g} req/s for {seconds:g} s: "
+        f"{'HARNESS-BOUND' if health.harness_bound else 'ok'} in {took:.1f} s wall, "
+        f"achieved {health.achieved_rate or 0:.0f} req/s, lateness p99 "
+        f"{_ms(health.lateness_p99_s)} max {_ms(health.lateness_max_s)} ms, receive lag p99 "
+        f"{_ms(health.receive_lag_p99_s)} max {_ms(health.receive_lag_max_s)} ms, completion "
+        f"span {health.completion_span_s or 0:.2f} s for a {health.schedule_span_s or 0:.2f} s "
+        f"schedule (allowed {health.completion_allowance_s or 0:.2f} s), {failed} failed"
+    )
+    for reason in health.reasons:
+        print(f"  - {reason}")
 
 
 def capacity(cpus: tuple[int, int] | None, server: str, seconds: float) -> None:
@@ -263,8 +301,8 @@ def capacity(cpus: tuple[int, int] | None, server: str, seconds: float) -> None:
             best = 0.0
             shown = []
             for rate in rates:
-                ok, achieved = _sustains(backend, url, rate, seconds)
-                shown.append(f"{rate}->{achieved:.0f}")
+                ok, achieved, codes = _sustains(backend, url, rate, seconds)
+                shown.append(f"{rate}->{achieved:.0f}{'' if ok else f' ({codes})'}")
                 if not ok:
                     break
                 best = rate
@@ -440,8 +478,11 @@ def serve(port: int, tokens: int, ttft_ms: float, itl_ms: float, log: str | None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "mode", nargs="?", default="all", choices=["all", "timing", "rate", "serve"]
+        "mode", nargs="?", default="all", choices=["all", "timing", "rate", "health", "serve"]
     )
+    parser.add_argument("--backend", default="threading-pool", choices=BACKENDS)
+    parser.add_argument("--rate", type=float, default=4800.0, help="health: target req/s")
+    parser.add_argument("--seconds", type=float, default=10.0, help="health: schedule length")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--tokens", type=int, default=16)
     parser.add_argument("--ttft-ms", type=float, default=0.0)
@@ -461,6 +502,9 @@ def main() -> None:
     if args.mode in ("all", "timing"):
         for kind in ("reference", "simulator"):
             timing_error(cpus, kind, (1, 32, 64), 2 if args.quick else 4)
+    if args.mode == "health":
+        health_point(cpus, args.backend, args.rate, args.seconds)
+        return
     if args.mode in ("all", "rate"):
         seconds = 2.0 if args.quick else 4.0
         capacity(cpus, "reference", seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import time
 from datetime import UTC, datetime
 
 
@@ -17,6 +18,12 @@ def new_run_id(now: datetime | None = None) -> str:
 def utc_now_iso() -> str:
     """The current time as an ISO-8601 UTC string."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def clock_anchor() -> tuple[int, int]:
+    """(Unix time ns, `perf_counter_ns`) read back to back: maps the monotonic timestamps of
+    request records onto wall-clock time, to join them with server logs or other machines."""
+    return time.time_ns(), time.perf_counter_ns()
 
 
 def _git(*args: str) -> str | None:

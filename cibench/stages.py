@@ -91,7 +91,7 @@ def measure_perf_point(
     outcome = run_point(
         target, profile, perf_point.point, ScenarioWriter(stage_dir), report=live_writer(config)
     )
-    problems = outcome.problems(profile.max_failure_ratio)
+    problems = outcome.problems(profile.max_failure_ratio, profile.min_good_ratio)
     if problems:
         lines = [f"load point {perf_point.id} (profile '{perf_point.profile_name}'):"]
         lines += [f"  - {problem}" for problem in problems + outcome.notes]

@@ -215,6 +215,22 @@ _TAIL = (
     Column("AVG_COMPLETION_TOKENS", "avg_completion_tokens"),
     *(Column(f"AVG_{family}(ms)", field) for field, family in SERVER_FAMILIES.items()),
     Column("SERVER_PREEMPTIONS", "server_preemptions"),
+    # the harness-health verdict (cibench/perf/health.py)
+    Column("TP99_Receive_Lag(s)", "receive_lag_p99_s"),
+    Column("MAX_Receive_Lag(s)", "receive_lag_max_s"),
+    Column("Schedule_Span(s)", "schedule_span_s"),
+    Column("Completion_Span(s)", "completion_span_s"),
+    Column("Completion_Allowance(s)", "completion_allowance_s"),
+    Column("Harness_Reason", "harness_reason"),
+    # goodput against the profile's per-request SLO
+    Column("Goodput(req/s)", "goodput"),
+    Column("Good_Requests", "good_requests"),
+    Column("Goodput_SLO", "goodput_slo"),
+    # how prompts were sized, and the server's usage.prompt_tokens - target
+    Column("Sizing_Method", "sizing_method"),
+    Column("AVG_Prompt_Token_Error", "prompt_token_error_avg"),
+    Column("MAX_Prompt_Token_Error", "prompt_token_error_max"),
+    Column("SERVER_PREFIX_CACHE_HIT_RATE", "server_prefix_cache_hit_rate"),
 )
 RESOURCE_STEMS = (
     "CLIENT_CPU(%)",
@@ -320,6 +336,19 @@ class PerfSummaryRow(LoadPointParameters):
     """Resource monitoring by `RESOURCE_COLUMNS` header; empty when monitoring was off."""
     monitor_samples: int | None = None
     monitor_notes: str = ""
+    receive_lag_p99_s: float | None = None
+    receive_lag_max_s: float | None = None
+    schedule_span_s: float | None = None
+    completion_span_s: float | None = None
+    completion_allowance_s: float | None = None
+    harness_reason: str = ""
+    goodput: float | None = None
+    good_requests: int | None = None
+    goodput_slo: str = ""
+    sizing_method: str = ""
+    prompt_token_error_avg: float | None = None
+    prompt_token_error_max: float | None = None
+    server_prefix_cache_hit_rate: float | None = None
 
     @property
     def key(self) -> LoadPointKey:
@@ -430,6 +459,16 @@ class PerfRequestRow(RequestParameters):
         *_PARAMETER_COLUMNS,
         Column("Failure_Reason", "failure_reason"),
         Column("Error_Code", "error_code"),
+        # the acs-bench names without a unit, again with it; absolute time
+        Column("Start_Time(s)", "start_time_s"),
+        Column("End_Time(s)", "end_time_s"),
+        Column("TTFT(s)", "ttft_seconds"),
+        Column("TPOT(s)", "tpot_seconds"),
+        Column("Scheduled_Unix_Time(s)", "scheduled_unix_s"),
+        Column("Start_Unix_Time(s)", "start_unix_s"),
+        Column("End_Unix_Time(s)", "end_unix_s"),
+        Column("Origin_Unix_Time(s)", "origin_unix_s"),
+        Column("Origin_Perf_Counter(ns)", "origin_perf_counter_ns"),
     )
     request_index: int | None = None
     epoch: int | None = None
@@ -457,6 +496,15 @@ class PerfRequestRow(RequestParameters):
     """The reason class of a failed request (docs/capacity.md), empty for a success."""
     error_code: str = ""
     """The OpenAI error body's named `code`, else its `type`."""
+    start_time_s: float | None = None
+    end_time_s: float | None = None
+    ttft_seconds: float | None = None
+    tpot_seconds: float | None = None
+    scheduled_unix_s: float | None = None
+    start_unix_s: float | None = None
+    end_unix_s: float | None = None
+    origin_unix_s: float | None = None
+    origin_perf_counter_ns: int | None = None
 
     @property
     def itl_s(self) -> list[float]:

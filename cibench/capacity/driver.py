@@ -61,8 +61,14 @@ class SearchOutcome:
 
 
 def verdict(outcome: PointOutcome, found: list[Breach]) -> str:
-    """`harness-bound`, `server failing`, `break` (a limit broken) or `pass`."""
-    if outcome.harness:
+    """`harness-bound`, `server failing`, `break` (a limit broken) or `pass`.
+
+    A backlog alone (completions behind the schedule, yet every send on time and no receive
+    lag) is what a server past its capacity looks like in open loop: with a limit broken it
+    is the break being searched for, not a harness problem.
+    """
+    server_backlog = outcome.health.codes == ["completions-behind"]
+    if outcome.health.harness_bound and not (server_backlog and found):
         return "harness-bound"
     if outcome.summary.successes == 0:
         return "server failing"
@@ -84,7 +90,7 @@ def probe_row(
         "Load": probe.load,
         "Verdict": probe.verdict,
         "Breaches": "; ".join(b.describe() for b in probe.breaches)
-        + "".join(f"; {h}" for h in probe.outcome.harness),
+        + "".join(f"; {h}" for h in probe.outcome.health.reasons),
         "QPS": summary.qps,
         "Fail_Rate": summary.failure_ratio,
         "Elapsed(s)": round(elapsed_s, 3),
@@ -167,7 +173,7 @@ def run_search(
             detail = "; ".join(b.describe() for b in found) or "all limits kept"
             report(f"search probe {len(probes)} {point.id}: {probe.verdict} ({detail})")
         if probe.verdict == "harness-bound":
-            bisection.stop(f"harness-bound at {load:g}: {outcome.harness[0]}")
+            bisection.stop(f"harness-bound at {load:g}: {outcome.health.reasons[0]}")
         elif probe.verdict == "server failing":
             errors = ", ".join(f"{k} x{n}" for k, n in sorted(outcome.summary.errors.items()))
             bisection.stop(f"server failing at {load:g}: every request failed ({errors})")

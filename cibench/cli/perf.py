@@ -3,7 +3,9 @@
 Also `cibench perf --provider ID --providers FILE` for an acs-bench providers.yaml entry.
 Runs through the same session and server pool as `pytest -m perf`, so the run directory
 `<artifacts>/<run_id>/` is complete (`session.json`, `run.json`, the perf CSVs) and
-`cibench gate RUN` / `cibench push RUN` accept it.
+`cibench gate RUN` / `cibench push RUN` accept it. One-off runs need no scenario or profile file:
+`cibench perf --scenario http://127.0.0.1:8000 --concurrency 4 --num-requests 20
+[--input-len 128 --output-len 128 --rate R --arrival constant|poisson|gamma --burstiness B]`.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from cibench.artifacts import ScenarioWriter
 from cibench.cli.common import add_run_arguments, cli_options, stage_run
 from cibench.config.loader import load_configs, parse_model, read_yaml
 from cibench.config.perf import LoadPoint, PerfProfile
 from cibench.config.providers import Providers
-from cibench.config.scenario import Scenario
+from cibench.config.scenario import AUTO_MODEL, Scenario
 from cibench.errors import CibenchError, ConfigError
 from cibench.failures.logscan import load_patterns
 from cibench.perf.runner import PointOutcome, RunTarget, run_point
@@ -28,7 +32,11 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The sub-command's own options (`--configs` and `--artifacts` come from `cibench.cli`)."""
     target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--scenario", help="scenario id (configs/scenarios/ID.yaml)")
+    target.add_argument(
+        "--scenario",
+        help="scenario id (configs/scenarios/ID.yaml) or a server's base URL such as "
+        "http://127.0.0.1:8000 (no scenario file needed; key from $CIBENCH_API_KEY if set)",
+    )
     target.add_argument("--provider", help="provider id of an acs-bench providers.yaml")
     parser.add_argument(
         "--providers",
@@ -38,8 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--profile",
-        default="pr",
-        help="perf profile name (configs/tests/perf/profiles/NAME.yaml; default pr)",
+        default=None,
+        help="perf profile name (configs/tests/perf/profiles/NAME.yaml); default: pr for a "
+        "scenario id, a one-off profile from the load options below for a URL",
+    )
+    parser.add_argument(
+        "--model", default=None, help="model name for a URL (default: the first GET /v1/models)"
     )
     add_run_arguments(parser)
     parser.add_argument(
@@ -48,6 +60,69 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="override the profile's backend",
     )
+    load = parser.add_argument_group(
+        "one-off load (override a named profile's keys, or build a profile without any file)"
+    )
+    for flag, key, kind, text in ONE_OFF_OPTIONS:
+        load.add_argument(flag, dest=key, type=kind, default=None, metavar=text.split()[0])
+    load.add_argument(
+        "--arrival",
+        choices=["constant", "poisson", "gamma"],
+        default=None,
+        help="open-loop arrival process (with --rate; default poisson)",
+    )
+
+
+ONE_OFF_OPTIONS: tuple[tuple[str, str, type, str], ...] = (
+    ("--concurrency", "concurrency", int, "N workers (closed loop), or the in-flight cap"),
+    ("--num-requests", "num_requests", int, "N measured requests"),
+    ("--input-len", "input_length", int, "TOKENS per prompt (default 128)"),
+    ("--output-len", "output_length", int, "TOKENS per output (default 128)"),
+    ("--rate", "request_rate", float, "REQ/S open loop at this rate"),
+    ("--burstiness", "burstiness", float, "B gamma shape (1 = poisson, < 1 burstier)"),
+)
+"""Flag, profile key, type and help of every one-off load option (`--arrival` aside)."""
+
+ONE_OFF_DEFAULTS: dict[str, object] = {"input_length": [128], "output_length": [128]}
+"""What a one-off profile starts from before its flags apply (every other key: its default)."""
+
+
+def one_off_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The profile keys the load options set (lists where the profile takes a list)."""
+    found: dict[str, object] = {}
+    for _, key, _, _ in ONE_OFF_OPTIONS:
+        value = getattr(args, key, None)
+        if value is None:
+            continue
+        found[key] = [value] if key in ("concurrency", "input_length", "output_length") else value
+    if getattr(args, "arrival", None):
+        found["arrival"] = args.arrival
+    if "request_rate" in found:
+        found["request_rate"] = [found["request_rate"]]
+        found["control_method"] = "poisson"
+    if getattr(args, "backend", None):
+        found["backend"] = args.backend
+    return found
+
+
+def one_off_profile(base: PerfProfile | None, overrides: dict[str, object]) -> PerfProfile:
+    """`base` (a named profile, or the one-off defaults) with the command line's keys applied."""
+    fields = base.model_dump(exclude_unset=True) if base is not None else dict(ONE_OFF_DEFAULTS)
+    fields.update(overrides)
+    try:
+        return PerfProfile.model_validate(fields)
+    except ValidationError as exc:
+        flags = {key: flag for flag, key, _, _ in ONE_OFF_OPTIONS}
+        problems = [
+            f"{flags.get(str(error['loc'][0]), str(error['loc'][0])) if error['loc'] else ''}: "
+            f"{error['msg']}"
+            for error in exc.errors()
+        ]
+        raise ConfigError([f"cibench perf options: {problem}" for problem in problems]) from None
+
+
+def _is_url(text: str) -> bool:
+    return text.startswith(("http://", "https://"))
 
 
 def _provider(path: Path, provider_id: str) -> tuple[Scenario, str | None]:
@@ -94,13 +169,24 @@ def _line(outcome: PointOutcome) -> str:
 def run(args: argparse.Namespace) -> int:
     """Start or reach the target, run every load point: 0 all pass, 1 some fail, 2 error."""
     try:
-        configs = load_configs(cli_options(args).configs_dir)
-        profile = _profile(configs.root, configs.perf_profiles, args.profile)
-        if args.backend:
-            profile = profile.model_copy(update={"backend": args.backend})
+        url = args.scenario if args.scenario and _is_url(args.scenario) else None
+        overrides = one_off_overrides(args)
+        one_off = url is not None or bool(set(overrides) - {"backend"})
+        configs = None
+        if args.profile or not one_off or not url:
+            # a URL with load options needs no profile
+            configs = load_configs(cli_options(args).configs_dir)
+        base = None
+        if args.profile or not one_off:
+            assert configs is not None
+            base = _profile(configs.root, configs.perf_profiles, args.profile or "pr")
+        profile = one_off_profile(base, overrides)
         scenario: Scenario | None = None
         api_key: str | None = None
-        if args.provider:
+        if url is not None:
+            scenario = Scenario.from_url(url, args.model or AUTO_MODEL)
+        elif args.provider:
+            assert configs is not None
             scenario, api_key = _provider(
                 args.providers or configs.root / "providers.yaml", args.provider
             )
@@ -116,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
                 run.scenario.id,
                 endpoint.api_key,
                 process=endpoint.process,
-                log_patterns=tuple(load_patterns(configs.root)),
+                log_patterns=tuple(load_patterns(configs.root if configs else None)),
             )
             for point in profile.load_points():
                 if profile.soak is not None:
@@ -132,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
                     run.writer,
                     report=lambda text: print(f"  {text}", flush=True),
                 )
-                problems = outcome.problems(profile.max_failure_ratio)
+                problems = outcome.problems(profile.max_failure_ratio, profile.min_good_ratio)
                 print(("FAIL " if problems else "ok   ") + _line(outcome), flush=True)
                 for problem in problems + outcome.notes:
                     print(f"       - {problem}")

@@ -17,6 +17,8 @@ ShapeName = Literal[
     "short-in-short-out", "short-in-long-out", "long-in-long-out", "long-in-short-out"
 ]
 Sizing = Literal["auto", "tokenize", "usage"]
+Arrival = Literal["poisson", "constant", "gamma"]
+LengthDistribution = Literal["fixed", "uniform", "normal"]
 
 SHAPES: dict[str, tuple[int, int]] = {
     "short-in-short-out": (128, 128),
@@ -48,6 +50,38 @@ class LoadPoint:
         return f"{load}-in{self.input_length}-out{self.output_length}"
 
 
+class DatasetSpec(StrictModel):
+    """Prompts from a user's file instead of synthetic text (`cibench/perf/dataset.py`)."""
+
+    path: str
+    format: Literal["jsonl", "sharegpt", "csv"] = "jsonl"
+    prompt_field: str = "prompt"
+    output_field: str | None = "output_tokens"
+    min_input_tokens: PositiveInt | None = None
+    max_input_tokens: PositiveInt | None = None
+
+
+class RequestSlo(StrictModel):
+    """A per-request service-level objective: a request is *good* when it succeeded and met
+    every limit given (seconds; TPOT is not judged for a 1-token output). Goodput = good
+    requests per second of the load point's duration."""
+
+    ttft_s: PositiveFloat | None = None
+    tpot_s: PositiveFloat | None = None
+    e2e_s: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _has_a_limit(self) -> RequestSlo:
+        if self.ttft_s is None and self.tpot_s is None and self.e2e_s is None:
+            raise ValueError("a goodput SLO needs at least one of ttft_s, tpot_s, e2e_s")
+        return self
+
+    def describe(self) -> str:
+        """`ttft_s<=0.5,tpot_s<=0.05`: the limits given, for labels and messages."""
+        parts = [("ttft_s", self.ttft_s), ("tpot_s", self.tpot_s), ("e2e_s", self.e2e_s)]
+        return ",".join(f"{name}<={limit:g}" for name, limit in parts if limit is not None)
+
+
 class PerfProfile(StrictModel):
     """How to load the server: control method, grid of shapes and concurrencies, sampling."""
 
@@ -75,10 +109,20 @@ class PerfProfile(StrictModel):
     api: Literal["chat", "completions"] = "chat"
     timeout_seconds: PositiveFloat = 600.0
     percentiles: list[float] = Field(default_factory=lambda: [75.0, 90.0, 95.0, 99.0])
-    input_tolerance: NonNegativeInt = 2
+    input_tolerance: NonNegativeInt = 1
     sizing: Sizing = "auto"
+    arrival: Arrival = "poisson"
+    burstiness: PositiveFloat = 1.0
+    length_distribution: LengthDistribution = "fixed"
+    length_spread: float = Field(default=0.0, ge=0.0, le=1.0)
+    dataset: DatasetSpec | None = None
+    prefix_count: NonNegativeInt = 0
+    prefix_length: NonNegativeInt = 0
+    goodput_slo: RequestSlo | None = None
+    min_good_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
     max_failure_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
     max_send_lag_ms: PositiveFloat = 25.0
+    max_receive_lag_ms: PositiveFloat = 25.0
     rate_tolerance: float = Field(default=0.05, gt=0.0, lt=1.0)
     monitor_interval_seconds: float = Field(default=1.0, ge=0.0)
     """Resource sampling interval while a load point runs (0 = off; docs/capacity.md)."""
@@ -86,11 +130,31 @@ class PerfProfile(StrictModel):
     search: SearchSettings | None = None
     ladder: LadderSettings | None = None
     soak: SoakSettings | None = None
+    completion_tolerance: float = Field(default=0.10, ge=0.0)
 
     @model_validator(mode="after")
     def _method_has_its_parameters(self) -> PerfProfile:
         if self.control_method == "poisson" and not self.request_rate:
             raise ValueError("control_method 'poisson' needs 'request_rate' (a list of req/s)")
+        if self.min_good_ratio is not None and self.goodput_slo is None:
+            raise ValueError("'min_good_ratio' needs a 'goodput_slo' to judge requests by")
+        if self.dataset is not None and self.prefix_count:
+            raise ValueError("'dataset' and shared prefixes ('prefix_count') do not combine")
+        if bool(self.prefix_count) != bool(self.prefix_length):
+            raise ValueError("'prefix_count' and 'prefix_length' go together (both > 0)")
+        shortest = min([i for i, _ in self.shape_grid()], default=0)
+        if self.prefix_length and shortest and self.prefix_length >= shortest:
+            raise ValueError(
+                f"'prefix_length' {self.prefix_length} must be below every input length "
+                f"(shortest: {shortest}): each prompt needs a unique suffix"
+            )
+        if self.burstiness != 1.0 and self.arrival != "gamma":
+            raise ValueError("'burstiness' only shapes 'arrival: gamma' (1 = poisson)")
+        if self.length_distribution != "fixed" and self.length_spread <= 0:
+            raise ValueError(
+                f"length_distribution '{self.length_distribution}' needs 'length_spread' > 0 "
+                "(e.g. 0.5: uniform over ±50% of each length, or a normal with σ = 50%)"
+            )
         if self.control_method == "climb" and self.growth_rate < 1:
             raise ValueError("control_method 'climb' needs 'growth_rate' >= 1")
         if any(not 0 < p < 100 for p in self.percentiles):

@@ -29,11 +29,17 @@ def normalise_base_url(url: str) -> str:
     return url.removesuffix("/v1")
 
 
-def resolve_api_key(scenario: Scenario) -> str | None:
-    """Read the key from the env var the scenario names; the key itself is never in config."""
+def resolve_api_key(scenario: Scenario, required: bool = True) -> str | None:
+    """Read the key from the env var the scenario names; the key itself is never in config.
+
+    `required=False` (a server someone else runs): an unset variable means no key, since the
+    server may need none; a server that does answers 401, which names the variable.
+    """
     if not scenario.api_key_env:
         return None
     value = os.environ.get(scenario.api_key_env)
+    if not value and not required:
+        return None
     if not value:
         raise LaunchError(
             f"scenario '{scenario.id}': api_key_env names ${scenario.api_key_env}, which is not "

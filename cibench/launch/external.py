@@ -28,7 +28,11 @@ class ExternalLauncher:
         """Wait for the endpoint to answer `/health` with 200; raise `LaunchError` otherwise."""
         scenario = self.scenario
         base_url = normalise_base_url(scenario.base_url or "")
-        api_key = self._api_key if self._api_key is not None else resolve_api_key(scenario)
+        api_key = (
+            self._api_key
+            if self._api_key is not None
+            else resolve_api_key(scenario, required=False)
+        )
         result = wait_healthy(
             base_url,
             scenario.startup_timeout_seconds,
@@ -49,7 +53,7 @@ class ExternalLauncher:
             )
         model = scenario.model_name
         if model == AUTO_MODEL:
-            model = discover_model(base_url, scenario.id, api_key)
+            model = discover_model(base_url, scenario.id, api_key, scenario.api_key_env)
         return Endpoint(scenario=scenario, base_url=base_url, model=model, api_key=api_key)
 
     def stop(self) -> None:
@@ -98,11 +102,18 @@ def list_models(base_url: str, api_key: str | None, timeout: float = 10.0) -> li
     return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
 
 
-def discover_model(base_url: str, scenario_id: str, api_key: str | None) -> str:
+def discover_model(
+    base_url: str, scenario_id: str, api_key: str | None, key_env: str | None = None
+) -> str:
     """The first model id that `GET /v1/models` lists, for scenarios whose model is `auto`."""
     try:
         models = list_models(base_url, api_key)
     except AuthError as exc:
+        if key_env and not api_key:
+            raise AuthError(
+                f"scenario '{scenario_id}': GET {base_url}/v1/models: the server needs an API "
+                f"key; export ${key_env} and run again."
+            ) from None
         raise AuthError(f"scenario '{scenario_id}': {exc}") from None
     except LaunchError as exc:
         raise LaunchError(

@@ -58,6 +58,16 @@ GAUGES = (
     ),
     ("failure_ratio", "fail_rate", "Failed requests over requests at the load point (0-1)."),
     ("server_preemptions", "server_preemptions", "Server preemptions during the load point."),
+    (
+        "goodput_requests_per_second",
+        "goodput",
+        "Requests meeting the profile's per-request goodput SLO per second.",
+    ),
+    (
+        "server_prefix_cache_hit_rate",
+        "server_prefix_cache_hit_rate",
+        "Prompt tokens served from the server's prefix cache over tokens looked up (0-1).",
+    ),
 )
 """(metric name, `PerfSummaryRow` attribute, help) of the per-load-point gauges."""
 STATS = ("max", "min", "avg")

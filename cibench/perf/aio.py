@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Coroutine
 
 from cibench.client.aconnection import AsyncPool
 from cibench.client.record import RequestRecord
 from cibench.perf.phase import Phase, Progress, Settler, Target
+from cibench.perf.probe import LagProbe, watch_loop
 
 __all__ = ["AsyncioBackend"]
 
@@ -47,7 +49,8 @@ async def _closed_loop(
             settler.add(timer)
             records[index] = record
             progress.count(timer)
-            free = time.perf_counter_ns()
+            # the next request is due the moment this one ended: bookkeeping counts as lateness
+            free = record.end_ns or time.perf_counter_ns()
 
     await asyncio.gather(*(work(w, off) for w, off in enumerate(phase.schedule.worker_offsets)))
     return records
@@ -61,12 +64,14 @@ async def _open_loop(
     cap = phase.schedule.cap
     slots = asyncio.Semaphore(cap) if cap else None
     tasks: set[asyncio.Task[None]] = set()
+    released: list[int] = []  # when slots freed while the dispatcher waited for one
 
     async def one(index: int, record: RequestRecord) -> None:
         try:
             timer = await pool.send(requests[index], record)
         finally:
             if slots is not None:
+                released.append(record.end_ns or time.perf_counter_ns())
                 slots.release()
         settler.add(timer)
         records[index] = record
@@ -78,8 +83,11 @@ async def _open_loop(
         await _sleep_until(due)
         ready = due
         if slots is not None and slots.locked():
+            # the cap holds the request back on purpose until a slot frees; the loop's delay
+            # in waking the dispatcher after that is lateness
+            released.clear()
             await slots.acquire()
-            ready = max(due, time.perf_counter_ns())
+            ready = max(due, released[0] if released else time.perf_counter_ns())
         elif slots is not None:
             await slots.acquire()
         record = requests[index].new_record(index, due, ready)
@@ -97,6 +105,8 @@ class AsyncioBackend:
     name = "asyncio"
 
     def __init__(self, target: Target) -> None:
+        self.probe: LagProbe | None = None
+        """Set by the phase loop to sample this event loop's lag (receive-side health)."""
         self._loop = asyncio.new_event_loop()
         self._pool = AsyncPool(
             target.host, target.port, target.timeout_s, target.secret, target.tls_context()
@@ -109,7 +119,22 @@ class AsyncioBackend:
         self, phase: Phase, progress: Progress, settler: Settler
     ) -> list[RequestRecord | None]:
         loop = _open_loop if phase.schedule.open_loop else _closed_loop
-        return self._loop.run_until_complete(loop(phase, self._pool, progress, settler))
+        work = loop(phase, self._pool, progress, settler)
+        return self._loop.run_until_complete(self._watched(work))
+
+    async def _watched(
+        self, work: Coroutine[None, None, list[RequestRecord | None]]
+    ) -> list[RequestRecord | None]:
+        """Run `work` while a coroutine samples the event loop's lag into `self.probe`."""
+        if self.probe is None:
+            return await work
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch_loop(self.probe, stop))
+        try:
+            return await work
+        finally:
+            stop.set()
+            await watcher
 
     def close(self) -> None:
         try:

@@ -22,6 +22,7 @@ from cibench.perf.phase import (
     all_sent,
     no_gc,
 )
+from cibench.perf.probe import LagProbe
 from cibench.perf.threads import ThreadBackend
 
 __all__ = ["BACKENDS", "UNCAPPED_WARM_CONNECTIONS", "execute", "make_backend"]
@@ -50,12 +51,21 @@ def execute(
     phases: Sequence[Phase],
     progress: Progress | None = None,
     before_phase: BeforePhase | None = None,
+    probe: LagProbe | None = None,
 ) -> list[list[RequestRecord]]:
     """Run `phases` in order on `backend`, connections kept open across phases; one list of
-    records per phase, in request order."""
+    records per phase, in request order.
+
+    With `probe`, its thread samples the client's receive lag for the whole run, and a
+    backend with an event loop (a `probe` attribute) adds the loop's lag.
+    """
     progress = progress or Progress()
     runner = make_backend(backend, target)
+    if probe is not None and hasattr(runner, "probe"):
+        runner.probe = probe
     results: list[list[RequestRecord]] = []
+    if probe is not None:
+        probe.start()
     try:
         for position, phase in enumerate(phases):
             wanted = phase.schedule.connections_to_open(
@@ -73,4 +83,6 @@ def execute(
             results.append(all_sent(records, f"the {runner.name} backend"))
     finally:
         runner.close()
+        if probe is not None:
+            probe.stop()
     return results

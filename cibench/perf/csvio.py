@@ -12,6 +12,7 @@ from cibench.artifacts import LatencyStats, PerfRequestRow, PerfSummaryRow
 from cibench.artifacts.rows import LoadPointParameters, RequestParameters
 from cibench.client.record import RequestRecord
 from cibench.failures.reasons import failure_reason
+from cibench.perf.health import Health
 from cibench.perf.server_metrics import ServerMetrics
 from cibench.perf.stats import (
     DEFAULT_PERCENTILES,
@@ -47,7 +48,7 @@ def summary_row(
     params: LoadPointParameters,
     summary: LoadPointSummary,
     server: ServerMetrics,
-    harness_bottleneck: bool,
+    health: Health,
     percentiles: Sequence[float] = DEFAULT_PERCENTILES,
     execution_time: str = "",
 ) -> PerfSummaryRow:
@@ -74,7 +75,14 @@ def summary_row(
         send_lag_p99_s=lag.at(99.0) if lag else None,
         send_lag_max_s=lag.maximum if lag else None,
         achieved_rate=summary.achieved_rate,
-        harness_bottleneck=harness_bottleneck,
+        harness_bottleneck=health.harness_bound,
+        receive_lag_p99_s=health.receive_lag_p99_s,
+        receive_lag_max_s=health.receive_lag_max_s,
+        schedule_span_s=health.schedule_span_s,
+        completion_span_s=health.completion_span_s,
+        completion_allowance_s=health.completion_allowance_s,
+        harness_reason="+".join(health.codes),
+        server_prefix_cache_hit_rate=server.prefix_cache_hit_rate,
         avg_prompt_tokens=summary.avg_prompt_tokens,
         avg_completion_tokens=summary.avg_completion_tokens,
         server_ttft_ms=_ms(server.ttft_s),
@@ -92,12 +100,19 @@ def request_rows(
     origin_ns: int,
     params: LoadPointParameters,
     server_exited: bool = False,
+    anchor: tuple[int, int] | None = None,
 ) -> list[PerfRequestRow]:
     """Per-request rows; times in seconds, `start_time`/`end_time` relative to `origin_ns`.
 
     :param server_exited: the local server had exited by the end of the load point (connection
         failures are then classed `server_crash`, see `cibench/failures/reasons.py`).
+    :param anchor: (Unix time ns, perf_counter ns) read together (`runinfo.clock_anchor`),
+        for the absolute-time columns; without it they are -1.
     """
+
+    def unix(perf_ns: int) -> float | None:
+        return None if anchor is None else (anchor[0] + perf_ns - anchor[1]) / 1e9
+
     rows: list[PerfRequestRow] = []
     for record in records:
         prompt, completion = record.prompt_tokens, record.completion_tokens
@@ -127,6 +142,15 @@ def request_rows(
                 itl=" ".join(f"{gap:.6f}" for gap in itl_s(record)),
                 failure_reason=failure_reason(record, server_exited) or "",
                 error_code=record.error_code or "",
+                start_time_s=(record.start_ns - origin_ns) / 1e9,
+                end_time_s=(record.end_ns - origin_ns) / 1e9,
+                ttft_seconds=ttft_s(record),
+                tpot_seconds=tpot_s(record),
+                scheduled_unix_s=unix(record.scheduled_ns),
+                start_unix_s=unix(record.start_ns),
+                end_unix_s=unix(record.end_ns),
+                origin_unix_s=unix(origin_ns),
+                origin_perf_counter_ns=origin_ns,
                 **params.model_dump(include=set(RequestParameters.model_fields)),
             )
         )

@@ -32,22 +32,36 @@ from cibench.monitor.series import point_stats, summary_cells
 from cibench.monitor.timeline import write_timeline
 from cibench.perf import csvio
 from cibench.perf.backends import execute
+from cibench.perf.dataset import DatasetPrompt, load_dataset
+from cibench.perf.health import Health, HealthLimits, assess
 from cibench.perf.phase import Phase, Progress, Target
+from cibench.perf.probe import LagProbe
 from cibench.perf.schedule import schedule_for, warmup_schedule
 from cibench.perf.server_metrics import ServerMetrics, server_metrics
-from cibench.perf.stats import DEFAULT_PERCENTILES, LoadPointSummary, harness_problems, summarize
+from cibench.perf.stats import (
+    DEFAULT_PERCENTILES,
+    LoadPointSummary,
+    goodput,
+    meets_slo,
+    summarize,
+)
 from cibench.perf.tokencount import PROBE_EXACT_PROMPTS, open_counter
 from cibench.perf.workload import (
     SizedPrompt,
     build_prompts,
+    build_shared_prefix_prompts,
+    draw_lengths,
     prompt_seed,
     request_body,
     unsized_prompts,
 )
+from cibench.runinfo import clock_anchor
 
 __all__ = ["PointOutcome", "RunTarget", "run_point"]
 
 DATASET = "random"
+SIZING_WORKERS = 16
+"""Prompts sized at once (concurrent `/tokenize` calls or usage probes) before the clock starts."""
 Report = Callable[[str], None]
 
 SIZING_REQUEST_SECONDS = 60.0
@@ -76,7 +90,7 @@ class PointOutcome:
     point: LoadPoint
     summary: LoadPointSummary
     server: ServerMetrics
-    harness: list[str]
+    health: Health
     requests_csv: Path
     summary_csv: Path
     sizing: str
@@ -87,10 +101,21 @@ class PointOutcome:
     """Known error lines the server logged during the load point."""
     resources: list[dict[str, float]] = field(default_factory=list)
     """The resource samples taken while the load point ran (docs/capacity.md)."""
+    good_requests: int | None = None
+    """Requests that met the profile's `goodput_slo` (None: no SLO)."""
 
-    def problems(self, max_failure_ratio: float) -> list[str]:
-        """Why this load point fails: too many failed requests, or the harness was the limit."""
+    def problems(self, max_failure_ratio: float, min_good_ratio: float | None = None) -> list[str]:
+        """Why this load point fails: too many failed requests, too few meeting the goodput SLO,
+        or the harness was the limit."""
         found: list[str] = []
+        requests = self.summary.requests
+        if min_good_ratio is not None and self.good_requests is not None and requests:
+            good = self.good_requests / requests
+            if good < min_good_ratio:
+                found.append(
+                    f"goodput: {self.good_requests}/{requests} requests ({good:.1%}) met the "
+                    f"SLO, below min_good_ratio {min_good_ratio:.0%}"
+                )
         ratio = self.summary.failure_ratio
         if ratio is None or ratio > max_failure_ratio:
             errors = ", ".join(f"{reason} x{n}" for reason, n in self.reasons.items())
@@ -102,7 +127,7 @@ class PointOutcome:
             found.extend(
                 f"server log: {m.name} x{m.count}: {m.first_line}" for m in self.log_matches
             )
-        found.extend(f"harness bottleneck: {problem}" for problem in self.harness)
+        found.extend(f"harness bottleneck: {problem}" for problem in self.health.reasons)
         return found
 
 
@@ -121,7 +146,11 @@ def _target(target: RunTarget, profile: PerfProfile) -> tuple[Target, str, str]:
 
 
 def _prompts(
-    target: RunTarget, profile: PerfProfile, point: LoadPoint, seeds: list[str], notes: list[str]
+    target: RunTarget,
+    profile: PerfProfile,
+    seeds: list[str],
+    targets: list[int],
+    notes: list[str],
 ) -> tuple[list[SizedPrompt], str]:
     """Size every prompt; when the server cannot be asked, fall back to unmeasured prompts."""
     headers = auth_headers(target.api_key)
@@ -140,13 +169,51 @@ def _prompts(
                 client, target.base_url, target.model, profile.api, profile.sizing
             )
             exact = None if counter.method == "tokenize" else PROBE_EXACT_PROMPTS
-            prompts = build_prompts(
-                seeds, point.input_length, profile.input_tolerance, counter, exact
-            )
+            tolerance = profile.input_tolerance
+            if profile.prefix_count:
+                prompts = build_shared_prefix_prompts(
+                    seeds,
+                    targets,
+                    _prefix_seeds(profile),
+                    profile.prefix_length,
+                    tolerance,
+                    counter,
+                    exact,
+                    SIZING_WORKERS,
+                )
+            else:
+                prompts = build_prompts(seeds, targets, tolerance, counter, exact, SIZING_WORKERS)
             return prompts, counter.method
     except (CibenchError, httpx.HTTPError, ValueError) as exc:
         notes.append(f"prompts not sized in tokens ({exc}); ~1.5 tokens per unit assumed")
-    return unsized_prompts(seeds, point.input_length), "none"
+    if not profile.prefix_count:
+        return unsized_prompts(seeds, targets), "none"
+    heads = unsized_prompts(_prefix_seeds(profile), [profile.prefix_length] * profile.prefix_count)
+    tails = unsized_prompts(seeds, [max(1, t - profile.prefix_length) for t in targets])
+    return [
+        SizedPrompt(heads[i % len(heads)].text + "\n" + tail.text, None, tail.units)
+        for i, tail in enumerate(tails)
+    ], "none"
+
+
+def _dataset_rows(target: RunTarget, profile: PerfProfile, needed: int) -> list[DatasetPrompt]:
+    """The dataset's prompts, length-filtered by the server's own count when it can tell."""
+    spec = profile.dataset
+    assert spec is not None
+    bounded = spec.min_input_tokens is not None or spec.max_input_tokens is not None
+    if not bounded:
+        return load_dataset(spec, needed, profile.seed, None)
+    headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+    with httpx.Client(timeout=60.0, headers=headers) as client:
+        try:
+            counter = open_counter(client, target.base_url, target.model, "completions", "auto")
+        except (CibenchError, httpx.HTTPError, ValueError):
+            return load_dataset(spec, needed, profile.seed, None)
+        return load_dataset(spec, needed, profile.seed, counter)
+
+
+def _prefix_seeds(profile: PerfProfile) -> list[str]:
+    return [f"{profile.seed}:prefix:{group}" for group in range(profile.prefix_count)]
 
 
 def _scrape(base_url: str, headers: dict[str, str], timeout_s: float) -> str | None:
@@ -184,7 +251,7 @@ def _monitor(progress: Progress, report: Report | None, every_s: float) -> Itera
 
 def _phases(
     target: RunTarget, profile: PerfProfile, point: LoadPoint, notes: list[str]
-) -> tuple[Target, list[Phase], str]:
+) -> tuple[Target, list[Phase], str, dict[tuple[int, int], int]]:
     """Size the prompts and encode every request (warmup first, then one phase per epoch)."""
     net, host_header, path = _target(target, profile)
     headers = {
@@ -193,28 +260,36 @@ def _phases(
         **auth_headers(target.api_key),
     }
     seeds = [prompt_seed(profile, point, -1, i) for i in range(profile.warmup)]
+    lengths = draw_lengths(profile, point, "warmup", profile.warmup)
     for epoch in range(profile.epochs):
         seeds += [prompt_seed(profile, point, epoch, i) for i in range(point.num_requests)]
-    prompts, sizing = _prompts(target, profile, point, seeds, notes)
-    expected = point.output_length if profile.ignore_eos else None
+        lengths += draw_lengths(profile, point, str(epoch), point.num_requests)
+    rows: list[DatasetPrompt] | None = None
+    if profile.dataset is not None:
+        rows = _dataset_rows(target, profile, len(seeds))
+        prompts = [SizedPrompt(row.text, None, 0) for row in rows]
+        lengths = [(i, row.output_tokens or o) for (i, o), row in zip(lengths, rows, strict=True)]
+        sizing = "dataset"
+    else:
+        prompts, sizing = _prompts(target, profile, seeds, [i for i, _ in lengths], notes)
 
     def prepared(epoch: int, offset: int, count: int) -> list[PreparedRequest]:
-        return [
-            PreparedRequest(
-                index=i,
-                payload=encode_request(
-                    "POST",
-                    host_header,
-                    path,
-                    headers,
-                    request_body(profile, point, target.model, prompts[offset + i].text),
-                ),
-                stream=profile.stream,
-                requested_output_tokens=expected,
-                epoch=epoch,
+        requests: list[PreparedRequest] = []
+        for i in range(count):
+            output = lengths[offset + i][1]
+            turns = rows[offset + i].messages if rows is not None else None
+            text = prompts[offset + i].text
+            body = request_body(profile, point, target.model, text, output, turns)
+            requests.append(
+                PreparedRequest(
+                    index=i,
+                    payload=encode_request("POST", host_header, path, headers, body),
+                    stream=profile.stream,
+                    requested_output_tokens=output if profile.ignore_eos else None,
+                    epoch=epoch,
+                )
             )
-            for i in range(count)
-        ]
+        return requests
 
     phases: list[Phase] = []
     if profile.warmup:
@@ -224,7 +299,13 @@ def _phases(
         requests = prepared(epoch, profile.warmup + epoch * point.num_requests, point.num_requests)
         label = f"{point.id} epoch {epoch + 1}/{profile.epochs}"
         phases.append(Phase(requests, schedule_for(profile, point, epoch), label))
-    return net, phases, sizing
+    start = profile.warmup
+    input_targets = {
+        (epoch, i): lengths[start + epoch * point.num_requests + i][0]
+        for epoch in range(profile.epochs)
+        for i in range(point.num_requests)
+    }
+    return net, phases, sizing, input_targets
 
 
 def run_point(
@@ -240,7 +321,7 @@ def run_point(
     :param report: receives a progress line every `report_every_s` seconds while requests run.
     """
     notes: list[str] = []
-    net, phases, sizing = _phases(target, profile, point, notes)
+    net, phases, sizing, input_targets = _phases(target, profile, point, notes)
     first_measured = 1 if profile.warmup else 0
     auth = auth_headers(target.api_key)
     scrapes: dict[str, str | None] = {}
@@ -254,8 +335,9 @@ def run_point(
     window = _log_window(target)
     progress = Progress()
     sampler = _sampler(target, profile, auth)
+    probe = LagProbe()
     with _monitor(progress, report, report_every_s), sampler or contextlib.nullcontext():
-        results = execute(profile.backend, net, phases, progress, before)
+        results = execute(profile.backend, net, phases, progress, before, probe)
     scrapes["after"] = _scrape(target.base_url, auth, scrape_timeout)
     records: list[RequestRecord] = [r for phase in results[first_measured:] for r in phase]
     exit_status = target.process.exit_status() if target.process else None
@@ -269,10 +351,10 @@ def run_point(
     percentiles = sorted({*DEFAULT_PERCENTILES, *profile.percentiles, *slo_percentiles})
     summary = summarize(records, percentiles, point.request_rate)
     server = server_metrics(scrapes.get("before"), scrapes.get("after"), len(records))
-    harness = harness_problems(summary, profile.max_send_lag_ms / 1e3, profile.rate_tolerance)
+    health = _health(profile, point, phases[first_measured:], records, probe)
     if summary.token_mismatch:
         notes.append(
-            f"{summary.token_mismatch} responses had completion_tokens != {point.output_length}"
+            f"{summary.token_mismatch} responses had completion_tokens != the requested length"
         )
     params = _parameters(target, profile, point)
     origin = min((r.scheduled_ns for r in records), default=0)
@@ -280,7 +362,7 @@ def run_point(
         params,
         summary,
         server,
-        bool(harness),
+        health,
         percentiles,
         execution_time=time.strftime("%Y-%m-%d %H:%M:%S"),
     )
@@ -294,9 +376,19 @@ def run_point(
         extra["resources"] = summary_cells(point_stats(samples))
         extra["monitor_samples"] = len(samples)
         extra["monitor_notes"] = "; ".join(sampler.timeline.notes)
-    row = row.model_copy(update=extra)
-    rows = csvio.request_rows(records, origin, params, server_exited=exit_status is not None)
-    files = writer.record_load_point(row, rows)
+    sizing_cells = _sizing_cells(sizing, records, input_targets)
+    good = _good_requests(profile, records)
+    if good is not None and profile.goodput_slo is not None:
+        extra.update(
+            goodput=goodput(good, summary.duration_s),
+            good_requests=good,
+            goodput_slo=profile.goodput_slo.describe(),
+        )
+    row = row.model_copy(update={**extra, **sizing_cells})
+    request_rows = csvio.request_rows(
+        records, origin, params, server_exited=exit_status is not None, anchor=clock_anchor()
+    )
+    files = writer.record_load_point(row, request_rows)
     if sampler is not None:
         name = "resources" + files.requests_csv.name.removeprefix("requests")
         write_timeline(files.requests_csv.with_name(name), sampler.timeline)
@@ -304,7 +396,7 @@ def run_point(
         point,
         summary,
         server,
-        harness,
+        health,
         files.requests_csv,
         files.summary_csv,
         sizing,
@@ -312,6 +404,7 @@ def run_point(
         reasons,
         log_matches,
         samples,
+        good,
     )
 
 
@@ -340,7 +433,7 @@ def _parameters(target: RunTarget, profile: PerfProfile, point: LoadPoint) -> Lo
         scenario=target.scenario,
         model=target.model,
         provider=target.provider,
-        dataset=DATASET,
+        dataset=Path(profile.dataset.path).stem if profile.dataset else DATASET,
         input_length=point.input_length,
         output_length=point.output_length,
         concurrency=point.concurrency,
@@ -354,3 +447,52 @@ def _parameters(target: RunTarget, profile: PerfProfile, point: LoadPoint) -> Lo
         rounds=profile.epochs,
         num_prompts=point.num_requests,
     )
+
+
+def _sizing_cells(
+    method: str, records: list[RequestRecord], targets: dict[tuple[int, int], int]
+) -> dict[str, object]:
+    """How prompts were sized, and how far the server's `usage.prompt_tokens` landed from
+    each request's target (mean signed, max absolute; -1 without usage)."""
+    errors = [
+        r.prompt_tokens - targets[(r.epoch, r.index)]
+        for r in records
+        if r.prompt_tokens is not None and (r.epoch, r.index) in targets and method != "dataset"
+    ]
+    return {
+        "sizing_method": method,
+        "prompt_token_error_avg": sum(errors) / len(errors) if errors else None,
+        "prompt_token_error_max": max(abs(e) for e in errors) if errors else None,
+    }
+
+
+def _good_requests(profile: PerfProfile, records: list[RequestRecord]) -> int | None:
+    slo = profile.goodput_slo
+    if slo is None:
+        return None
+    return sum(1 for r in records if meets_slo(r, slo.ttft_s, slo.tpot_s, slo.e2e_s))
+
+
+def _health(
+    profile: PerfProfile,
+    point: LoadPoint,
+    measured: list[Phase],
+    records: list[RequestRecord],
+    probe: LagProbe,
+) -> Health:
+    """The harness-health verdict over the measured phases (probe samples inside them only)."""
+    lags: list[float] = []
+    if records:
+        lags = probe.lags_s(min(r.scheduled_ns for r in records), max(r.end_ns for r in records))
+    spans = {
+        epoch: phase.schedule.arrival_offsets[-1]
+        for epoch, phase in enumerate(measured)
+        if phase.schedule.open_loop
+    }
+    limits = HealthLimits(
+        max_send_lag_s=profile.max_send_lag_ms / 1e3,
+        max_receive_lag_s=profile.max_receive_lag_ms / 1e3,
+        rate_tolerance=profile.rate_tolerance,
+        completion_tolerance=profile.completion_tolerance,
+    )
+    return assess(records, lags, limits, spans, point.request_rate)

@@ -1,4 +1,5 @@
-"""When requests go out: worker activation offsets (fixed, climb) and arrival offsets (poisson).
+"""When requests go out: worker activation offsets (fixed, climb) and open-loop arrival offsets
+(poisson control method; `arrival`: poisson, constant or gamma with a burstiness factor).
 
 Pure and seeded: no clock, no I/O. Offsets are seconds from the start of a load point; the
 runner adds them to its start time and sleeps to those absolute times, so lateness never
@@ -18,8 +19,11 @@ if TYPE_CHECKING:  # only the types: this module needs no pydantic at run time
 __all__ = [
     "Schedule",
     "active_workers",
+    "arrival_offsets",
     "climb_offsets",
+    "constant_offsets",
     "fixed_offsets",
+    "gamma_offsets",
     "poisson_offsets",
     "schedule_for",
     "warmup_schedule",
@@ -88,20 +92,55 @@ def poisson_offsets(count: int, rate: float, seed: int | str) -> list[float]:
     exactly `(count - 1) / rate` (as vLLM does): the schedule's mean rate is the requested
     one, and any shortfall measured later is the harness's or the server's, not the dice's.
     """
+    _check(count, rate)
+    rng = random.Random(seed)
+    return _rescaled([rng.expovariate(rate) for _ in range(count - 1)], rate)
+
+
+def gamma_offsets(count: int, rate: float, burstiness: float, seed: int | str) -> list[float]:
+    """Send times with gamma-distributed gaps: shape `burstiness`, mean `1 / rate` (as vLLM's
+    `--burstiness`): 1 is Poisson, below 1 bursts and lulls, above 1 more even. Rescaled as
+    `poisson_offsets` is, so the last request is due at exactly `(count - 1) / rate`."""
+    _check(count, rate)
+    if not burstiness > 0:
+        raise ValueError(f"burstiness must be > 0, got {burstiness}")
+    rng = random.Random(seed)
+    scale = 1.0 / (rate * burstiness)
+    return _rescaled([rng.gammavariate(burstiness, scale) for _ in range(count - 1)], rate)
+
+
+def constant_offsets(count: int, rate: float) -> list[float]:
+    """Send times exactly `1 / rate` apart."""
+    _check(count, rate)
+    return [index / rate for index in range(count)]
+
+
+def _check(count: int, rate: float) -> None:
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
     if not rate > 0:
         raise ValueError(f"rate must be > 0, got {rate}")
-    rng = random.Random(seed)
-    gaps = [rng.expovariate(rate) for _ in range(count - 1)]
+
+
+def _rescaled(gaps: list[float], rate: float) -> list[float]:
+    """Cumulative offsets of `gaps`, scaled so the last is `len(gaps) / rate` (first at 0)."""
     total = sum(gaps)
-    scale = (count - 1) / rate / total if total > 0 else 0.0
+    scale = len(gaps) / rate / total if total > 0 else 0.0
     offsets = [0.0]
     now = 0.0
     for gap in gaps:
         now += gap * scale
         offsets.append(now)
     return offsets
+
+
+def arrival_offsets(profile: PerfProfile, count: int, rate: float, seed: str) -> list[float]:
+    """The open-loop send times of `profile.arrival` (poisson, constant or gamma)."""
+    if profile.arrival == "constant":
+        return constant_offsets(count, rate)
+    if profile.arrival == "gamma":
+        return gamma_offsets(count, rate, profile.burstiness, seed)
+    return poisson_offsets(count, rate, seed)
 
 
 def active_workers(offsets: list[float], at: float) -> int:
@@ -121,7 +160,7 @@ def schedule_for(profile: PerfProfile, point: LoadPoint, epoch: int = 0) -> Sche
         if rate is None:
             raise ValueError(f"load point {point.id} has no request_rate for poisson")
         seed = f"{profile.seed}:{rate:g}:{epoch}"
-        offsets = poisson_offsets(point.num_requests, rate, seed)
+        offsets = arrival_offsets(profile, point.num_requests, rate, seed)
         return Schedule(arrival_offsets=tuple(offsets), cap=point.concurrency)
     if profile.control_method == "climb":
         init = min(profile.init_concurrency or 1, point.concurrency)

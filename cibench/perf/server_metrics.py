@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["ServerMetrics", "parse_totals", "server_metrics"]
+__all__ = ["ServerMetrics", "parse_totals", "prefix_cache_hit_rate", "server_metrics"]
 
 # metric family -> field, first match wins (newer vLLM names first)
 _VLLM_HISTOGRAMS: dict[str, tuple[str, ...]] = {
@@ -28,6 +28,12 @@ _VLLM_HISTOGRAMS: dict[str, tuple[str, ...]] = {
     "decode_s": ("vllm:request_decode_time_seconds",),
 }
 _PREEMPTIONS = ("vllm:num_preemptions_total", "vllm:num_preemptions")
+# (queried tokens, hit tokens) counters, V1 names first; V0's hit-rate gauge as a last resort
+_PREFIX_CACHE = (
+    ("vllm:prefix_cache_queries_total", "vllm:prefix_cache_hits_total"),
+    ("vllm:gpu_prefix_cache_queries_total", "vllm:gpu_prefix_cache_hits_total"),
+)
+_PREFIX_HIT_RATE_GAUGE = "vllm:gpu_prefix_cache_hit_rate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,18 @@ class ServerMetrics:
     prefill_s: float | None = None
     decode_s: float | None = None
     preemptions: float | None = None
+    prefix_cache_hit_rate: float | None = None
+    """Prompt tokens served from the prefix cache / prompt tokens looked up (0-1)."""
+
+
+def prefix_cache_hit_rate(before: dict[str, float], after: dict[str, float]) -> float | None:
+    """Δhits / Δqueries of the prefix-cache token counters (None: not exported, or no query)."""
+    for queries_name, hits_name in _PREFIX_CACHE:
+        queries = _delta(before, after, queries_name)
+        hits = _delta(before, after, hits_name)
+        if queries is not None and hits is not None:
+            return hits / queries if queries > 0 else None
+    return after.get(_PREFIX_HIT_RATE_GAUGE)
 
 
 def parse_totals(text: str) -> dict[str, float]:
@@ -108,6 +126,7 @@ def server_metrics(before: str | None, after: str | None, requests: int) -> Serv
                 break
         return ServerMetrics(
             preemptions=preemptions,
+            prefix_cache_hit_rate=prefix_cache_hit_rate(start, end),
             **{field: _first(start, end, names) for field, names in _VLLM_HISTOGRAMS.items()},
         )
     if any(name.startswith("llamacpp:") for name in end):

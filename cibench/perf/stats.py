@@ -24,8 +24,9 @@ __all__ = [
     "distribution",
     "e2e_s",
     "first_two_s",
-    "harness_problems",
+    "goodput",
     "itl_s",
+    "meets_slo",
     "percentile",
     "summarize",
     "tpot_s",
@@ -214,32 +215,28 @@ def summarize(
     )
 
 
-def harness_problems(
-    summary: LoadPointSummary, max_send_lag_s: float, rate_tolerance: float
-) -> list[str]:
-    """Reasons to distrust a load point because the client, not the server, was the limit.
+def meets_slo(
+    record: RequestRecord,
+    ttft_limit_s: float | None = None,
+    tpot_limit_s: float | None = None,
+    e2e_limit_s: float | None = None,
+) -> bool:
+    """True when `record` succeeded and met every limit given (None: not judged).
 
-    - send-lag p99 above `max_send_lag_s`: requests left later than the harness meant to;
-    - open loop: achieved rate below `(1 - rate_tolerance) x requested` while no request ever
-      waited for a concurrency slot (so the shortfall is the sender's, not the cap's).
+    A limit on a figure the request does not have (TTFT of a non-streamed request) is not
+    met; TPOT is not judged where it has none (a 1-token output, or no `usage`).
     """
-    problems: list[str] = []
-    lag = summary.send_lag.at(99.0) if summary.send_lag else None
-    if lag is not None and lag > max_send_lag_s:
-        problems.append(
-            f"send lag p99 {lag * 1e3:.1f} ms > {max_send_lag_s * 1e3:.1f} ms: the harness "
-            "sent requests late, so latencies partly measure the client"
-        )
-    requested, achieved = summary.requested_rate, summary.achieved_rate
-    queued = summary.client_queue.maximum if summary.client_queue else 0.0
-    if (
-        requested is not None
-        and achieved is not None
-        and achieved < requested * (1.0 - rate_tolerance)
-        and queued <= 0.0
-    ):
-        problems.append(
-            f"achieved rate {achieved:.2f} req/s < {requested:g} req/s − {rate_tolerance:.0%}: "
-            "the harness could not keep the schedule"
-        )
-    return problems
+    if not record.success:
+        return False
+    ttft, e2e = ttft_s(record), e2e_s(record)
+    if ttft_limit_s is not None and (ttft is None or ttft > ttft_limit_s):
+        return False
+    if e2e_limit_s is not None and (e2e is None or e2e > e2e_limit_s):
+        return False
+    tpot = tpot_s(record)
+    return tpot_limit_s is None or tpot is None or tpot <= tpot_limit_s
+
+
+def goodput(good: int, duration_s: float | None) -> float | None:
+    """Good requests per second over the load point's duration (None without a duration)."""
+    return good / duration_s if duration_s else None

@@ -92,7 +92,8 @@ def _closed_loop(
             settler.add(timer)
             records[index] = record
             progress.count(timer)
-            free = time.perf_counter_ns()
+            # the next request is due the moment this one ended: bookkeeping counts as lateness
+            free = record.end_ns or time.perf_counter_ns()
         connections.give(connection)
 
     threads = [
@@ -137,18 +138,22 @@ class _OpenLoop:
         with contextlib.suppress(OSError):  # the first send records the connect failure
             connection.connect()
         requests = self.phase.requests
+        capped = bool(self.phase.schedule.cap)
         free = time.perf_counter_ns()
         while (item := self.inbox.get()) is not None:
             with self.lock:
                 self.idle -= 1
             index, scheduled = item
             request = requests[index]
-            record = request.new_record(worker, scheduled, max(scheduled, free))
+            # only an in-flight cap may hold a request back on purpose; without one, waiting
+            # for a worker thread (or for one to start) is the harness's lateness
+            ready = max(scheduled, free) if capped else scheduled
+            record = request.new_record(worker, scheduled, ready)
             timer = connection.send(request, record)
             self.settler.add(timer)
             self.records[index] = record
             self.progress.count(timer)
-            free = time.perf_counter_ns()
+            free = record.end_ns or time.perf_counter_ns()
             with self.lock:
                 self.idle += 1
         self.connections.give(connection)

@@ -6,7 +6,7 @@ chat template, so it matches the `usage.prompt_tokens` the server will report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -31,13 +31,19 @@ class TokenCounter:
     api: str
     method: str
     calls: int = 0
+    cache: dict[str, int] = field(default_factory=dict)
+    """Counts already asked for (sizing re-measures the same prefixes; a dict is thread-safe
+    for these single reads and writes)."""
 
     def __call__(self, text: str) -> int:
-        """The prompt tokens the server reports for `text`."""
+        """The prompt tokens the server reports for `text` (asked once per distinct text)."""
+        known = self.cache.get(text)
+        if known is not None:
+            return known
         self.calls += 1
-        if self.method == "tokenize":
-            return self._tokenize(text)
-        return self._probe(text)
+        count = self._tokenize(text) if self.method == "tokenize" else self._probe(text)
+        self.cache[text] = count
+        return count
 
     def _prompt(self, text: str) -> dict[str, Any]:
         return chat_body(text) if self.api == "chat" else {"prompt": text}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,10 @@ from cibench.config.perf import LoadPoint, PerfProfile
 __all__ = [
     "CountTokens",
     "SizedPrompt",
+    "build_prompts",
+    "build_shared_prefix_prompts",
     "chat_body",
+    "draw_lengths",
     "random_units",
     "request_body",
     "size_prompt",
@@ -106,12 +110,40 @@ def size_prompt(
                 break
         units = max(1, units + step)
     assert best is not None
+    if abs((best.tokens or 0) - target) > tolerance:
+        below = [u for u, tokens in seen.items() if tokens <= target]
+        if below:
+            units = max(below)
+            best = _top_up("".join(pool[:units]).strip(), units, target, tolerance, count, best)
     return best
 
 
-def _sampling(profile: PerfProfile, point: LoadPoint) -> dict[str, Any]:
+_FILLER = " a"
+"""Appended to close the last few tokens when whole units overshoot: one token in the
+tokenizers tried (BPE and the simulator's), re-measured anyway."""
+
+
+def _top_up(
+    text: str, units: int, target: int, tolerance: int, count: CountTokens, best: SizedPrompt
+) -> SizedPrompt:
+    """Close the gap below `target` with filler tokens (a few more measurements at most)."""
+    fillers = target - count(text)
+    for _ in range(4):
+        if fillers <= 0:
+            break
+        candidate = text + _FILLER * fillers
+        tokens = count(candidate)
+        if abs(tokens - target) < abs((best.tokens or 0) - target):
+            best = SizedPrompt(candidate, tokens, units)
+        if abs(tokens - target) <= tolerance:
+            break
+        fillers += target - tokens
+    return best
+
+
+def _sampling(profile: PerfProfile, output_length: int) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "max_tokens": point.output_length,
+        "max_tokens": output_length,
         "temperature": profile.temperature,
         "top_p": profile.top_p,
     }
@@ -119,7 +151,7 @@ def _sampling(profile: PerfProfile, point: LoadPoint) -> dict[str, Any]:
         fields["top_k"] = profile.top_k
     if profile.ignore_eos:
         fields["ignore_eos"] = True
-        fields["min_tokens"] = point.output_length
+        fields["min_tokens"] = output_length
     if profile.stream:
         fields["stream"] = True
         fields["stream_options"] = {"include_usage": True}
@@ -131,11 +163,23 @@ def chat_body(prompt: str) -> dict[str, Any]:
     return {"messages": [{"role": "user", "content": prompt}]}
 
 
-def request_body(profile: PerfProfile, point: LoadPoint, model: str, prompt: str) -> bytes:
-    """The JSON body for one request of `point`, encoded once before any clock starts."""
+def request_body(
+    profile: PerfProfile,
+    point: LoadPoint,
+    model: str,
+    prompt: str,
+    output_length: int | None = None,
+    messages: Sequence[dict[str, str]] | None = None,
+) -> bytes:
+    """The JSON body for one request of `point` (asking for `output_length` tokens, default
+    the point's), encoded once before any clock starts. Chat `messages` (a dataset's turns)
+    replace the single user turn of `prompt`."""
     body: dict[str, Any] = {"model": model}
-    body.update(chat_body(prompt) if profile.api == "chat" else {"prompt": prompt})
-    body.update(_sampling(profile, point))
+    if profile.api == "chat":
+        body.update({"messages": list(messages)} if messages else chat_body(prompt))
+    else:
+        body["prompt"] = prompt
+    body.update(_sampling(profile, output_length or point.output_length))
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
@@ -144,37 +188,105 @@ def prompt_seed(profile: PerfProfile, point: LoadPoint, epoch: int, index: int) 
     return f"{profile.seed}:{point.input_length}:{epoch}:{index}"
 
 
+def draw_lengths(
+    profile: PerfProfile, point: LoadPoint, label: str, count: int
+) -> list[tuple[int, int]]:
+    """(input, output) token targets of `count` requests, seeded by the profile seed, the point
+    and `label`: the point's lengths (`fixed`), or drawn per request uniformly over
+    ±`length_spread` of each length, or from a normal with σ = `length_spread` × length
+    (clipped to [1, 2 × length])."""
+    nominal = (point.input_length, point.output_length)
+    if profile.length_distribution == "fixed":
+        return [nominal] * count
+    rng = random.Random(f"{profile.seed}:lengths:{point.id}:{label}")
+    spread = profile.length_spread
+
+    def one(length: int) -> int:
+        if profile.length_distribution == "uniform":
+            drawn = length * (1.0 + rng.uniform(-spread, spread))
+        else:
+            drawn = rng.gauss(length, spread * length)
+        return max(1, min(2 * length, round(drawn)))
+
+    return [(one(nominal[0]), one(nominal[1])) for _ in range(count)]
+
+
 def build_prompts(
     seeds: Sequence[str],
-    target: int,
+    targets: Sequence[int],
     tolerance: int,
     count: CountTokens,
     exact: int | None = None,
+    workers: int = 1,
 ) -> list[SizedPrompt]:
-    """One prompt per seed, sized with `count`, the tokens-per-unit ratio carried forward.
+    """One prompt per seed, sized to its target with `count`: the first alone (it calibrates
+    the tokens-per-unit ratio), the rest `workers` at a time (`count` must be thread-safe).
 
     With `exact` set, only the first `exact` prompts are measured; the others take the
     calibrated unit count unmeasured (for servers where counting costs a real request).
     """
-    prompts: list[SizedPrompt] = []
-    ratio = GUESSED_TOKENS_PER_UNIT
-    for position, seed in enumerate(seeds):
-        if exact is not None and position >= exact and prompts:
-            units = max(1, round(target / ratio))
-            text = "".join(random_units(random.Random(seed), units)).strip()
-            prompts.append(SizedPrompt(text, None, units))
-            continue
-        prompt = size_prompt(seed, target, tolerance, count, ratio)
-        prompts.append(prompt)
-        if prompt.tokens:
-            ratio = max(0.05, prompt.tokens / prompt.units)
+    pairs = list(zip(seeds, targets, strict=True))
+    if not pairs:
+        return []
+    first = size_prompt(pairs[0][0], pairs[0][1], tolerance, count)  # calibrates the ratio
+    ratio = max(0.05, first.tokens / first.units) if first.tokens else GUESSED_TOKENS_PER_UNIT
+    measured = len(pairs) if exact is None else max(1, exact)
+
+    def sized(pair: tuple[str, int]) -> SizedPrompt:
+        return size_prompt(pair[0], pair[1], tolerance, count, ratio)
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        prompts = [first, *pool.map(sized, pairs[1:measured])]
+    for seed, target in pairs[measured:]:
+        units = max(1, round(target / ratio))
+        text = "".join(random_units(random.Random(seed), units)).strip()
+        prompts.append(SizedPrompt(text, None, units))
     return prompts
 
 
-def unsized_prompts(seeds: Sequence[str], target: int) -> list[SizedPrompt]:
+def unsized_prompts(seeds: Sequence[str], targets: Sequence[int]) -> list[SizedPrompt]:
     """Prompts of the guessed unit count, unmeasured (when the server cannot count tokens)."""
-    units = max(1, round(target / GUESSED_TOKENS_PER_UNIT))
-    return [
-        SizedPrompt("".join(random_units(random.Random(seed), units)).strip(), None, units)
-        for seed in seeds
-    ]
+    prompts: list[SizedPrompt] = []
+    for seed, target in zip(seeds, targets, strict=True):
+        units = max(1, round(target / GUESSED_TOKENS_PER_UNIT))
+        text = "".join(random_units(random.Random(seed), units)).strip()
+        prompts.append(SizedPrompt(text, None, units))
+    return prompts
+
+
+def build_shared_prefix_prompts(
+    seeds: Sequence[str],
+    targets: Sequence[int],
+    prefix_seeds: Sequence[str],
+    prefix_length: int,
+    tolerance: int,
+    count: CountTokens,
+    exact: int | None = None,
+    workers: int = 1,
+) -> list[SizedPrompt]:
+    """Prompts made of one of `len(prefix_seeds)` shared prefixes (request i takes prefix
+    i mod N, sized to `prefix_length` tokens) and a unique suffix, each sized so the whole
+    prompt meets its target."""
+    prefixes = [size_prompt(seed, prefix_length, tolerance, count).text for seed in prefix_seeds]
+    groups = len(prefixes)
+    prompts: list[SizedPrompt | None] = [None] * len(seeds)
+    for group, prefix in enumerate(prefixes):
+        head = prefix + "\n"
+        base = count(head)
+
+        def suffix_count(text: str, head: str = head, base: int = base) -> int:
+            return count(head + text) - base
+
+        members = list(range(group, len(seeds), groups))
+        suffixes = build_prompts(
+            [seeds[i] for i in members],
+            [max(1, targets[i] - base) for i in members],
+            tolerance,
+            suffix_count,
+            None if exact is None else max(1, exact // groups),
+            workers,
+        )
+        for i, suffix in zip(members, suffixes, strict=True):
+            tokens = None if suffix.tokens is None else base + suffix.tokens
+            prompts[i] = SizedPrompt(head + suffix.text, tokens, suffix.units)
+    return [prompt for prompt in prompts if prompt is not None]

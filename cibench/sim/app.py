@@ -20,6 +20,7 @@ from cibench.sim.faults import Faults, FaultSettings
 from cibench.sim.metrics import SimMetrics
 from cibench.sim.options import SimOptions
 from cibench.sim.plan import ChoicePlan, PlanSettings, plan_choices
+from cibench.sim.prefix_cache import PrefixCache
 from cibench.sim.protocol import ApiError, GenRequest
 from cibench.sim.render import DONE, Renderer, RenderSettings, error_body, sse
 from cibench.sim.waits import Waker
@@ -76,6 +77,9 @@ class Simulator:
             clock,
         )
         self.metrics = SimMetrics(options.model_names[0])
+        self.prefix_cache = (
+            PrefixCache(options.prefix_block_tokens) if options.enable_prefix_caching else None
+        )
         self._exported_preemptions = 0
         self._waiters: dict[int, asyncio.Future[None]] = {}
         self._plan_settings = PlanSettings(options.reasoning, options.ignore_json_schema)
@@ -240,7 +244,14 @@ class Simulator:
             echo=req.echo,
         )
         steps = max(p.num_tokens for p in plans)
-        seq = self.engine.submit(prompt_tokens, steps, weight=len(plans), arrival_s=arrival)
+        cached = 0
+        if self.prefix_cache is not None:
+            cached = self.prefix_cache.lookup_and_store(tokenizer.split("".join(req.prompts)))
+            self.metrics.prefix_queries.inc(prompt_tokens)
+            self.metrics.prefix_hits.inc(min(cached, prompt_tokens))
+        seq = self.engine.submit(
+            prompt_tokens, steps, weight=len(plans), arrival_s=arrival, cached_tokens=cached
+        )
         self.metrics.prompt_tokens.inc(prompt_tokens)
         timings = _Timings()
         try:

@@ -76,6 +76,8 @@ class Sequence:
     first_admitted_s: float | None = None
     admitted_s: float | None = None
     num_preemptions: int = 0
+    cached_tokens: int = 0
+    """Prompt tokens found in the prefix cache: no prefill time for them."""
 
     @property
     def kv_tokens(self) -> int:
@@ -145,8 +147,11 @@ class Engine:
         output_tokens: int,
         weight: int = 1,
         arrival_s: float | None = None,
+        cached_tokens: int = 0,
     ) -> Sequence:
         """Queue a new request and admit what fits; returns its sequence.
+
+        :param cached_tokens: prompt tokens the prefix cache holds (prefilled for free).
 
         :param arrival_s: when the request reached the server (default: now); a request admitted
             at once starts its prefill then, so parsing time is not added to its TTFT.
@@ -159,6 +164,7 @@ class Engine:
             output_tokens=max(0, output_tokens),
             weight=max(1, weight),
             arrival_s=arrival,
+            cached_tokens=max(0, min(cached_tokens, prompt_tokens)),
         )
         self._next_id += 1
         self._waiting.append(seq)
@@ -232,7 +238,7 @@ class Engine:
             if head.first_admitted_s is None:
                 head.first_admitted_s = now
             # after a preemption the generated tokens are recomputed with the prompt
-            prefill_tokens = head.prompt_tokens + head.generated * head.weight
+            prefill_tokens = head.prompt_tokens + head.generated * head.weight - head.cached_tokens
             head.deadline_s = now + self._scaled(
                 self._timing.prefill_base_s + self._timing.prefill_per_token_s * prefill_tokens
             )

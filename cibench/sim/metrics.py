@@ -114,6 +114,13 @@ class SimMetrics:
         )
         self.success = counter("vllm:request_success", "Count of successfully processed requests.")
         self.preemptions = counter("vllm:num_preemptions", "Cumulative number of preemptions.")
+        self.prefix_queries = counter(
+            "vllm:prefix_cache_queries",
+            "Prefix cache queries, in terms of number of queried tokens.",
+        )
+        self.prefix_hits = counter(
+            "vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens."
+        )
 
     def exposition(self) -> bytes:
         """Prometheus text format of every family."""

@@ -19,6 +19,8 @@ class SimOptions:
     max_model_len: int = 4096
     max_num_seqs: int = 256
     kv_cache_tokens: int = 1_000_000
+    enable_prefix_caching: bool = False
+    prefix_block_tokens: int = 16
     prefill_base_ms: float = 5.0
     prefill_per_token_ms: float = 0.02
     itl_base_ms: float = 2.0
@@ -171,6 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.kv_cache_tokens,
         help="KV budget in tokens (prompt + generated of running sequences); "
         "overflow preempts the newest running sequence",
+    )
+    timing.add_argument(
+        "--enable-prefix-caching",
+        action="store_true",
+        default=d.enable_prefix_caching,
+        help="cache prompt blocks as vLLM does: tokens of a prefix already seen skip their "
+        "prefill time (counted in vllm:prefix_cache_queries/hits)",
+    )
+    timing.add_argument(
+        "--prefix-block-tokens",
+        type=_positive_int,
+        default=d.prefix_block_tokens,
+        help="prefix-cache block size in tokens (only whole blocks hit)",
     )
     timing.add_argument(
         "--prefill-base-ms",

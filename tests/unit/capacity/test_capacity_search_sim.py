@@ -146,5 +146,5 @@ def test_a_harness_bound_probe_stops_the_search(tpot_sim: str, tmp_path: Path) -
     strict = profile({"tpot_p99_s": 1.0}).model_copy(update={"max_send_lag_ms": 1e-6})
     result = run_search(target(tpot_sim), strict, 16, 8, ScenarioWriter(tmp_path))
     assert [p.verdict for p in result.probes] == ["harness-bound"]
-    assert result.stop_reason.startswith("harness-bound at 4: send lag p99")
+    assert result.stop_reason.startswith("harness-bound at 4: sends left late: lateness p99")
     assert result.capacity is None

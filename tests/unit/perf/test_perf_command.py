@@ -9,6 +9,8 @@ import pytest
 from cibench.artifacts import read_summary
 from cibench.cli import main
 from cibench.sim.testing import run_simulator
+from tests.support.csv_cells import read_requests as request_cells
+from tests.support.csv_cells import read_summary as summary_cells
 
 CONFIGS = Path(__file__).parents[3] / "configs"
 
@@ -58,3 +60,66 @@ def test_unknown_provider_is_a_clear_error(
     )
     assert code == 2
     assert "no provider with id 'nope' (have: none)" in capsys.readouterr().err
+
+
+def test_a_one_off_run_against_a_url_needs_no_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with run_simulator("--prefill-base-ms", "1", "--itl-base-ms", "1") as url:
+        closed = main(
+            ["perf", "--configs", str(CONFIGS), "--artifacts", str(tmp_path / "a"),
+             "--scenario", url, "--concurrency", "4", "--num-requests", "20"]
+        )  # fmt: skip
+        opened = main(
+            ["perf", "--configs", str(CONFIGS), "--artifacts", str(tmp_path / "b"),
+             "--scenario", url, "--rate", "40", "--arrival", "gamma", "--burstiness", "0.5",
+             "--num-requests", "12", "--input-len", "16", "--output-len", "8",
+             "--backend", "asyncio"]
+        )  # fmt: skip
+    out = capsys.readouterr().out
+    assert (closed, opened) == (0, 0), out
+    (row,) = summary_cells(next((tmp_path / "a").glob("*/*/perf/summary_*.csv")))
+    assert (row["Concurrency"], row["Num_Requests"], row["Input_Length"]) == (4, 20, 128)
+    assert row["Model"] == "sim-model"  # discovered from GET /v1/models
+    (row,) = summary_cells(next((tmp_path / "b").glob("*/*/perf/summary_*_poisson_asyncio_*.csv")))
+    assert (row["Request_Rate"], row["Num_Requests"], row["Output_Length"]) == (40, 12, 8)
+
+
+def test_bad_one_off_options_name_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["perf", "--configs", str(CONFIGS), "--scenario", "http://127.0.0.1:9",
+         "--num-requests", "0"]
+    )  # fmt: skip
+    assert code == 2
+    assert "--num-requests: Input should be greater than 0" in capsys.readouterr().err
+    code = main(
+        [
+            "perf",
+            "--configs",
+            str(CONFIGS),
+            "--scenario",
+            "http://127.0.0.1:9",
+            "--burstiness",
+            "0.5",
+        ]
+    )
+    assert code == 2
+    assert "'burstiness' only shapes 'arrival: gamma'" in capsys.readouterr().err
+
+
+def test_the_bursty_example_profile_runs_against_local_sim(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["perf", "--configs", str(CONFIGS), "--artifacts", str(tmp_path),
+         "--scenario", "local-sim", "--profile", "bursty"]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().out
+    (row,) = summary_cells(next(tmp_path.glob("*/local-sim/perf/summary_*.csv")))
+    assert row["Goodput_SLO"] == "ttft_s<=1,tpot_s<=0.1,e2e_s<=5"
+    assert 0 < float(row["Goodput(req/s)"]) <= float(row["QPS"])
+    rows = request_cells(next(tmp_path.glob("*/local-sim/perf/requests_*.csv")))
+    assert len({row["Prompt_Tokens"] for row in rows}) > 5  # lengths drawn per request
+    assert len({row["Completion_Tokens"] for row in rows}) > 5

@@ -11,6 +11,7 @@ from cibench.artifacts import ScenarioWriter, read_requests, read_summary
 from cibench.artifacts.rows import REQUEST_COLUMNS, SUMMARY_COLUMNS, LoadPointParameters
 from cibench.client.record import RequestRecord
 from cibench.perf.csvio import request_rows, summary_row
+from cibench.perf.health import Health
 from cibench.perf.server_metrics import ServerMetrics
 from cibench.perf.stats import summarize
 
@@ -51,7 +52,7 @@ def header(path: Path) -> list[str]:
 
 
 def test_file_names_follow_acs_bench(tmp_path: Path) -> None:
-    summary = summary_row(PARAMS, summarize([record(0)]), ServerMetrics(), False)
+    summary = summary_row(PARAMS, summarize([record(0)]), ServerMetrics(), Health())
     files = ScenarioWriter(tmp_path).record_load_point(summary, [])
     assert files.summary_csv.parent == tmp_path / "perf"
     assert files.summary_csv.name.startswith("summary_local-sim_fixed_asyncio_")
@@ -81,7 +82,7 @@ def test_summary_columns_include_the_acs_bench_names() -> None:
 def test_rows_append_and_read_back_by_name(tmp_path: Path) -> None:
     writer = ScenarioWriter(tmp_path)
     summary = summarize([record(0), record(1, success=False)])
-    row = summary_row(PARAMS, summary, ServerMetrics(ttft_s=0.05), harness_bottleneck=False)
+    row = summary_row(PARAMS, summary, ServerMetrics(ttft_s=0.05), Health())
     writer.record_load_point(row, [])
     files = writer.record_load_point(row.model_copy(update={"concurrency": 4}), [])
     rows = read_summary(files.summary_csv)
@@ -101,7 +102,7 @@ def test_rows_append_and_read_back_by_name(tmp_path: Path) -> None:
 def test_extra_percentiles_become_extra_columns(tmp_path: Path) -> None:
     percentiles = (50, 75, 90, 95, 99, 99.9)
     summary = summarize([record(0)], percentiles=percentiles)
-    row = summary_row(PARAMS, summary, ServerMetrics(), False, percentiles)
+    row = summary_row(PARAMS, summary, ServerMetrics(), Health(), percentiles)
     files = ScenarioWriter(tmp_path).record_load_point(row, [])
     assert header(files.summary_csv)[-5:] == [
         "TP99.9_TTFT(s)",
@@ -115,7 +116,7 @@ def test_extra_percentiles_become_extra_columns(tmp_path: Path) -> None:
 
 def test_request_rows(tmp_path: Path) -> None:
     rows = request_rows([record(0), record(1, success=False)], 10 * MS, PARAMS)
-    summary = summary_row(PARAMS, summarize([record(0)]), ServerMetrics(), False)
+    summary = summary_row(PARAMS, summarize([record(0)]), ServerMetrics(), Health())
     files = ScenarioWriter(tmp_path).record_load_point(summary, rows)
     assert header(files.requests_csv) == list(REQUEST_COLUMNS)
     back = read_requests(files.requests_csv)
@@ -128,3 +129,18 @@ def test_request_rows(tmp_path: Path) -> None:
     assert back[1].success is False
     assert back[1].ttft_s is None
     assert back[1].error_message == "overloaded, retry"
+
+
+def test_request_rows_carry_absolute_time_and_units(tmp_path: Path) -> None:
+    # perf_counter 10 ms was Unix time 1,700,000,000 s
+    anchor = (1_700_000_000 * 10**9, 10 * MS)
+    rows = request_rows([record(0)], 10 * MS, PARAMS, anchor=anchor)
+    summary = summary_row(PARAMS, summarize([record(0)]), ServerMetrics(), Health())
+    files = ScenarioWriter(tmp_path).record_load_point(summary, rows)
+    (row,) = read_requests(files.requests_csv)
+    assert row.origin_unix_s == 1_700_000_000.0
+    assert row.origin_perf_counter_ns == 10 * MS
+    assert row.start_unix_s == pytest.approx(1_700_000_000.0 + (row.start_time or 0))
+    assert (row.ttft_seconds, row.end_time_s) == (row.ttft_s, row.end_time)
+    for unitless in ("Start_Time", "End_Time", "TTFT", "TPOT"):
+        assert f"{unitless}(s)" in REQUEST_COLUMNS

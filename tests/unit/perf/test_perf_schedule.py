@@ -12,7 +12,9 @@ from cibench.perf.schedule import (
     Schedule,
     active_workers,
     climb_offsets,
+    constant_offsets,
     fixed_offsets,
+    gamma_offsets,
     poisson_offsets,
     schedule_for,
     warmup_schedule,
@@ -119,3 +121,36 @@ def test_connections_opened_before_the_clock_starts(
     schedule: Schedule, requests: int, expected: int
 ) -> None:
     assert schedule.connections_to_open(requests, uncapped=16) == expected
+
+
+def test_constant_arrivals_are_evenly_spaced() -> None:
+    assert constant_offsets(5, 4.0) == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_gamma_arrivals_keep_the_rate_and_burstiness_sets_the_spread() -> None:
+    def gaps_cv(burstiness: float) -> float:
+        offsets = gamma_offsets(2001, 100.0, burstiness, seed="s")
+        gaps = [b - a for a, b in itertools.pairwise(offsets)]
+        return statistics.pstdev(gaps) / statistics.mean(gaps)
+
+    offsets = gamma_offsets(2001, 100.0, 0.25, seed="s")
+    assert offsets[0] == 0.0
+    assert offsets[-1] == pytest.approx(20.0)  # exactly (N - 1) / rate
+    assert offsets == gamma_offsets(2001, 100.0, 0.25, seed="s")  # seeded
+    # gamma gaps have a coefficient of variation of 1 / sqrt(shape): 2, 1 (poisson), 0.5
+    assert gaps_cv(0.25) == pytest.approx(2.0, rel=0.15)
+    assert gaps_cv(1.0) == pytest.approx(1.0, rel=0.1)
+    assert gaps_cv(4.0) == pytest.approx(0.5, rel=0.1)
+
+
+def test_profile_arrival_picks_the_open_loop_offsets() -> None:
+    base = {"control_method": "poisson", "request_rate": [10], "num_requests": 5}
+    constant = PerfProfile.model_validate({**base, "input_length": [8], "output_length": [8],
+                                           "arrival": "constant"})  # fmt: skip
+    point = constant.load_points()[0]
+    assert schedule_for(constant, point).arrival_offsets == (0.0, 0.1, 0.2, 0.3, 0.4)
+    bursty = constant.model_copy(update={"arrival": "gamma", "burstiness": 0.5})
+    assert schedule_for(bursty, point).arrival_offsets[-1] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="'burstiness' only shapes 'arrival: gamma'"):
+        PerfProfile.model_validate({**base, "input_length": [8], "output_length": [8],
+                                    "burstiness": 0.5})  # fmt: skip

@@ -10,7 +10,6 @@ from cibench.perf.stats import (
     distribution,
     e2e_s,
     first_two_s,
-    harness_problems,
     itl_s,
     percentile,
     summarize,
@@ -181,20 +180,3 @@ def test_summary_when_every_request_failed_reports_no_latency() -> None:
     assert summary.ttft is None
     assert summary.qps == 0.0
     assert summary.output_throughput is None
-
-
-def test_harness_problems_name_send_lag_and_rate_shortfall() -> None:
-    late = ok(30, [40], completion=1, ready_ms=0)  # due at 0, sent at 30 ms
-    summary = summarize([late, ok(1000, [1010], completion=1)], requested_rate=10.0)
-    problems = harness_problems(summary, max_send_lag_s=0.010, rate_tolerance=0.05)
-    assert any("send lag p99" in problem for problem in problems)
-    assert any("achieved rate" in problem for problem in problems)
-    assert harness_problems(summary, max_send_lag_s=0.1, rate_tolerance=0.05)[-1].startswith(
-        "achieved rate 1.03 req/s < 10 req/s"
-    )
-
-
-def test_a_punctual_harness_has_no_problems() -> None:
-    records = [ok(i * 100, [i * 100 + 10], completion=1) for i in range(11)]
-    summary = summarize(records, requested_rate=10.0)
-    assert harness_problems(summary, max_send_lag_s=0.001, rate_tolerance=0.02) == []

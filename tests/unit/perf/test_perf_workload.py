@@ -11,7 +11,13 @@ import pytest
 
 from cibench.config.perf import PerfProfile
 from cibench.perf.tokencount import open_counter
-from cibench.perf.workload import build_prompts, random_units, request_body, size_prompt
+from cibench.perf.workload import (
+    build_prompts,
+    draw_lengths,
+    random_units,
+    request_body,
+    size_prompt,
+)
 from cibench.sim.testing import run_simulator
 
 
@@ -45,7 +51,7 @@ def test_prompts_sized_with_the_servers_tokenize(sim: str, api: str) -> None:
     with httpx.Client() as client:
         counter = open_counter(client, sim, "sim-model", api, "auto")
         assert counter.method == "tokenize"
-        prompts = build_prompts([f"s{i}" for i in range(5)], 200, 2, counter)
+        prompts = build_prompts([f"s{i}" for i in range(5)], [200] * 5, 2, counter)
         for prompt in prompts:
             assert prompt.tokens is not None
             assert abs(prompt.tokens - 200) <= 2
@@ -63,7 +69,7 @@ def test_prompts_sized_with_the_servers_tokenize(sim: str, api: str) -> None:
 def test_prompts_sized_with_usage_probes(sim: str) -> None:
     with httpx.Client() as client:
         counter = open_counter(client, sim, "sim-model", "chat", "usage")
-        prompts = build_prompts([f"p{i}" for i in range(6)], 120, 2, counter, exact=2)
+        prompts = build_prompts([f"p{i}" for i in range(6)], [120] * 6, 2, counter, exact=2)
     measured = [p.tokens for p in prompts[:2]]
     assert all(tokens is not None and abs(tokens - 120) <= 2 for tokens in measured)
     assert [p.tokens for p in prompts[2:]] == [None] * 4  # calibrated, not probed
@@ -79,3 +85,34 @@ def test_request_body_asks_for_exact_output_length() -> None:
     assert (body["max_tokens"], body["min_tokens"], body["ignore_eos"]) == (64, 64, True)
     assert body["stream_options"] == {"include_usage": True}
     assert (body["temperature"], body["top_k"], body["top_p"]) == (0.6, 8, 1.0)
+
+
+def test_lengths_are_drawn_per_request_within_their_distribution() -> None:
+    base = {"input_length": [100], "output_length": [40], "seed": 3}
+    fixed = PerfProfile.model_validate(base)
+    point = fixed.load_points()[0]
+    assert draw_lengths(fixed, point, "0", 3) == [(100, 40)] * 3
+    uniform = PerfProfile.model_validate(
+        {**base, "length_distribution": "uniform", "length_spread": 0.5}
+    )
+    drawn = draw_lengths(uniform, point, "0", 200)
+    assert drawn == draw_lengths(uniform, point, "0", 200)  # seeded
+    assert drawn != draw_lengths(uniform, point, "1", 200)  # each epoch its own
+    assert all(50 <= i <= 150 and 20 <= o <= 60 for i, o in drawn)
+    assert len({i for i, _ in drawn}) > 20
+    normal = uniform.model_copy(update={"length_distribution": "normal"})
+    assert all(1 <= i <= 200 and 1 <= o <= 80 for i, o in draw_lengths(normal, point, "0", 200))
+    with pytest.raises(ValueError, match="needs 'length_spread' > 0"):
+        PerfProfile.model_validate({**base, "length_distribution": "normal"})
+
+
+def test_concurrent_sizing_hits_each_target_within_one_token(sim: str) -> None:
+    targets = [17, 64, 99, 128, 255, 300, 513, 1000]
+    with httpx.Client() as client:
+        counter = open_counter(client, sim, "sim-model", "chat", "tokenize")
+        prompts = build_prompts([f"t{i}" for i in range(8)], targets, 1, counter, workers=4)
+        errors = [(p.tokens or 0) - t for p, t in zip(prompts, targets, strict=True)]
+        assert all(abs(error) <= 1 for error in errors), errors
+        calls = counter.calls
+        assert counter(prompts[0].text) == prompts[0].tokens
+        assert counter.calls == calls  # answered from the cache
