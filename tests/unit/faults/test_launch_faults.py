@@ -108,7 +108,9 @@ def test_an_interrupt_during_start_up_stops_the_wrapped_server(
         text=True,
     ) as run:
         try:
-            assert wait_for(pidfile.exists, 60), "the server never started"
+            assert wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 60), (
+                "the server never started"
+            )
             server_pid = int(pidfile.read_text())
             run.send_signal(sig)
             output, _ = run.communicate(timeout=60)
