@@ -10,6 +10,7 @@ bottleneck; accuracy: score below threshold), with a message that says where the
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,8 +63,9 @@ def measure_perf_point(
     perf_point: PerfItem, server: Endpoint, stage_dir: Path, config: pytest.Config
 ) -> PointOutcome:
     """Drive one load point, record its summary row and requests, and fail the test when more
-    than the profile's `max_failure_ratio` of requests failed or the harness was the
-    bottleneck (send lag or achieved rate out of tolerance)."""
+    than the profile's `max_failure_ratio` of requests failed. A harness-bound point (send lag
+    or achieved rate out of tolerance) is warned about and flagged in its summary row; the
+    regression gates exclude it rather than failing the run on a property of the runner."""
     profile = perf_point.profile
     target = RunTarget(
         base_url=server.base_url,
@@ -75,7 +77,13 @@ def measure_perf_point(
     outcome = run_point(
         target, profile, perf_point.point, ScenarioWriter(stage_dir), report=live_writer(config)
     )
-    problems = outcome.problems(profile.max_failure_ratio)
+    problems = outcome.failures(profile.max_failure_ratio)
+    for harness in outcome.harness:
+        warnings.warn(
+            f"load point {perf_point.id}: harness bottleneck: {harness} (reported; its "
+            "regression gates are excluded)",
+            stacklevel=1,
+        )
     if problems:
         lines = [f"load point {perf_point.id} (profile '{perf_point.profile_name}'):"]
         lines += [f"  - {problem}" for problem in problems + outcome.notes]

@@ -70,7 +70,15 @@ class PointOutcome:
     notes: list[str] = field(default_factory=list)
 
     def problems(self, max_failure_ratio: float) -> list[str]:
-        """Why this load point fails: too many failed requests, or the harness was the limit."""
+        """Why this load point cannot be trusted: too many failed requests, or the harness was
+        the limit."""
+        return self.failures(max_failure_ratio) + [
+            f"harness bottleneck: {problem}" for problem in self.harness
+        ]
+
+    def failures(self, max_failure_ratio: float) -> list[str]:
+        """Why the server failed this load point: more failed requests than allowed (a
+        harness-bound point is a property of the runner: reported, not failed)."""
         found: list[str] = []
         ratio = self.summary.failure_ratio
         if ratio is None or ratio > max_failure_ratio:
@@ -80,7 +88,6 @@ class PointOutcome:
                 f"failure ratio {shown} > {max_failure_ratio:.0%} "
                 f"({self.summary.failures}/{self.summary.requests} failed: {errors or 'none'})"
             )
-        found.extend(f"harness bottleneck: {problem}" for problem in self.harness)
         return found
 
 
