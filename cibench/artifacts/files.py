@@ -121,6 +121,11 @@ class VerdictRecord(_JsonFile):
     current: float | None = None
     delta: float | None = None
     threshold: float | None = None
+    interval: list[float] | None = None
+    """Regression gates: [low, high] of `delta` (the bootstrap confidence interval)."""
+    samples: int | None = None
+    margin_source: str | None = None
+    low_confidence: bool = False
     verdict: str
     detail: str = ""
 

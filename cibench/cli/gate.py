@@ -14,6 +14,7 @@ import time
 from cibench.artifacts import GatesFile, RunWriter, read_run
 from cibench.cli.common import cli_options, cli_settings, resolve_run_dir
 from cibench.gates.rules import evaluate
+from cibench.gates.samples import load_run_samples
 from cibench.report.pipeline import (
     EXIT_GATE_FAILED,
     failing_gates_line,
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         pushgateway_url=options.pushgateway_or(settings),
         environ=os.environ,
     )
-    verdicts = evaluate(results, baseline, settings.gates)
+    verdicts = evaluate(results, baseline, settings.gates, load_run_samples(results))
     print(baseline_line)
     for line in render_table(verdicts):
         print(line)

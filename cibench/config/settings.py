@@ -31,6 +31,21 @@ class GateThresholds(StrictModel):
     qps_decrease: NonNegativeFloat = 0.05
     capacity_decrease: NonNegativeFloat = 0.10
     """An SLO search's answer (max concurrency or rate under the SLO) may fall this much."""
+    confidence: float = Field(default=0.90, gt=0.5, lt=1.0)
+    """Two-sided confidence of the bootstrap interval of each candidate/baseline ratio. A FAIL
+    reads only its lower end and a PASS only its upper end, so each verdict is a one-sided
+    claim at (1 + confidence) / 2: 95 % for the default 0.90."""
+    bootstrap_resamples: int = Field(default=2000, ge=100, le=100_000)
+    min_samples: dict[float, PositiveInt] = Field(default_factory=lambda: {90.0: 50, 99.0: 100})
+    """Per gated percentile: fewer successful requests per load point mark a gate low-confidence."""
+
+    def min_samples_for(self, percentile: float) -> int:
+        """The configured minimum for `percentile`, else that of the nearest lower configured
+        percentile (a P95 needs at least what a P90 needs), else 0."""
+        if percentile in self.min_samples:
+            return self.min_samples[percentile]
+        lower = [q for q in self.min_samples if q <= percentile]
+        return self.min_samples[max(lower)] if lower else 0
 
 
 class Settings(StrictModel):

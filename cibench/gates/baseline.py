@@ -29,6 +29,7 @@ from cibench.client.credentials import BasicAuth, redact_url, split_credentials
 from cibench.config.capacity import LOAD_AXES
 from cibench.errors import BaselineMissing, BaselineUnreadable, CibenchError
 from cibench.gates.rules import Baseline, BaselinePoint, baseline_point
+from cibench.gates.samples import load_run_samples
 from cibench.urls import redact_userinfo, url_problem
 
 PUSHGATEWAY_KEYWORD = "pushgateway"
@@ -205,9 +206,12 @@ def from_pushgateway(
 def baseline_from_run(
     run: RunResults, scenarios: Collection[str]
 ) -> dict[tuple[str, LoadPointKey], BaselinePoint]:
-    """The baseline points one run's perf results provide for `scenarios`."""
+    """The baseline points (with per-request records) one run provides for `scenarios`."""
+    samples = load_run_samples(run)
     return {
-        (results.scenario, point.key): baseline_point(point)
+        (results.scenario, point.key): baseline_point(
+            point, samples.get((results.scenario, point.key))
+        )
         for results in run.scenarios
         if results.scenario in scenarios
         for point in results.perf

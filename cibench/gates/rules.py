@@ -4,10 +4,14 @@ Order (SPEC §8): completeness (server started, every expected stage left result
 ratio, token mismatches), functional failures, accuracy below threshold, then regressions
 against the baseline for the same scenario and load point (TTFT P99, E2E P99, QPS).
 A value that is missing gives `no data`, a missing baseline gives `no baseline`: neither passes.
+A regression gate decides on the bootstrap interval of the candidate/baseline ratio
+(`cibench.gates.interval`): FAIL when all of it is past the margin, PASS when all of it is
+inside, `inconclusive` otherwise; a harness-bound point's regression gates are `excluded`.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
@@ -22,8 +26,18 @@ from cibench.artifacts import (
 )
 from cibench.config.settings import GateThresholds
 from cibench.failures.reasons import parse_reasons
+from cibench.gates.interval import (
+    Floats,
+    RatioInterval,
+    decide,
+    percentile_ratio,
+    throughput_ratio,
+)
+from cibench.gates.samples import PointSamples
 
-Status = Literal["pass", "fail", "no data", "no baseline", "skipped"]
+Status = Literal["pass", "fail", "inconclusive", "excluded", "no data", "no baseline", "skipped"]
+"""`inconclusive`: the interval straddles the margin; `excluded`: the point cannot be trusted
+(harness-bound); `skipped`: functional cases that did not run. None of them fails a run."""
 STATUSES: tuple[Status, ...] = get_args(Status)
 
 GATE_ORDER = (
@@ -60,6 +74,15 @@ class Verdict:
     threshold: float | None = None
     status: Status = "pass"
     detail: str = ""
+    low: float | None = None
+    """Lower end of the confidence interval of `delta` (regression gates with records)."""
+    high: float | None = None
+    samples: int | None = None
+    """Successful requests of the candidate the regression verdict rests on."""
+    margin_note: str = ""
+    """Which margin applied."""
+    low_confidence: bool = False
+    """Fewer samples than `gates.min_samples` asks for the gated percentile."""
 
     @property
     def failed(self) -> bool:
@@ -86,6 +109,12 @@ class Verdict:
             current=self.current,
             delta=self.delta,
             threshold=self.threshold,
+            interval=[self.low, self.high]
+            if self.low is not None and self.high is not None
+            else None,
+            samples=self.samples,
+            margin_source=self.margin_note or None,
+            low_confidence=self.low_confidence,
             verdict=self.status,
             detail=self.detail,
         )
@@ -105,6 +134,11 @@ class Verdict:
             threshold=record.threshold,
             status=status,
             detail=record.detail,
+            low=record.interval[0] if record.interval else None,
+            high=record.interval[1] if record.interval else None,
+            samples=record.samples,
+            margin_note=record.margin_source or "",
+            low_confidence=record.low_confidence,
         )
 
 
@@ -115,6 +149,12 @@ class BaselinePoint:
     ttft_p99_s: float | None
     e2e_p99_s: float | None
     qps: float | None
+    samples: PointSamples | None = field(default=None, compare=False)
+    """The baseline run's per-request records (None: a Pushgateway holds only quantiles)."""
+
+    def value(self, gate: str) -> float | None:
+        """The baseline number a regression gate compares with."""
+        return {"ttft_p99": self.ttft_p99_s, "e2e_p99": self.e2e_p99_s, "qps": self.qps}.get(gate)
 
 
 @dataclass(slots=True)
@@ -133,9 +173,11 @@ class Baseline:
         return self.points.get((scenario, key))
 
 
-def baseline_point(point: PerfSummaryRow) -> BaselinePoint:
-    """What a perf summary row contributes to a baseline."""
-    return BaselinePoint(ttft_p99_s=point.ttft.p99, e2e_p99_s=point.e2e.p99, qps=point.qps)
+def baseline_point(point: PerfSummaryRow, samples: PointSamples | None = None) -> BaselinePoint:
+    """What a perf summary row (and its per-request records) contributes to a baseline."""
+    return BaselinePoint(
+        ttft_p99_s=point.ttft.p99, e2e_p99_s=point.e2e.p99, qps=point.qps, samples=samples
+    )
 
 
 def token_mismatch_ratio(point: PerfSummaryRow) -> float | None:
@@ -359,84 +401,178 @@ def accuracy(results: ScenarioResults) -> list[Verdict]:
     return verdicts
 
 
-def _relative(
-    gate: str,
+HARNESS_BOUND_NOTE = "harness was the bottleneck: excluded, the point measured the client"
+
+
+@dataclass(frozen=True, slots=True)
+class RegressionGate:
+    """One regression gate of a load point: which number, which way is worse."""
+
+    gate: str
+    metric: str
+    higher_is_worse: bool
+    percentile: float | None
+    """The latency percentile the gate compares (None: throughput)."""
+
+    def current(self, point: PerfSummaryRow) -> float | None:
+        """The candidate's summary number for this gate."""
+        if self.gate == "ttft_p99":
+            return point.ttft.p99
+        if self.gate == "e2e_p99":
+            return point.e2e.p99
+        return point.qps
+
+
+REGRESSION_GATES = (
+    RegressionGate("ttft_p99", "TTFT P99 (s)", True, 99.0),
+    RegressionGate("e2e_p99", "E2E P99 (s)", True, 99.0),
+    RegressionGate("qps", "QPS", False, None),
+)
+
+
+def configured_margin(gate: str, thresholds: GateThresholds) -> float:
+    """The margin a regression gate allows."""
+    margins = {
+        "ttft_p99": thresholds.ttft_p99_increase,
+        "e2e_p99": thresholds.e2e_p99_increase,
+        "qps": thresholds.qps_decrease,
+    }
+    return margins[gate]
+
+
+def _seed(*parts: str) -> int:
+    """A fixed seed per gate and load point: reruns give identical intervals."""
+    return zlib.crc32("|".join(parts).encode())
+
+
+def ratio_interval(
+    spec: RegressionGate,
+    current: float,
+    baseline: float,
+    candidate: PointSamples | None,
+    reference: PointSamples | None,
+    control_method: str,
+    thresholds: GateThresholds,
+    seed: int,
+) -> RatioInterval | None:
+    """The candidate/baseline interval of one gate, or None without candidate records."""
+    if candidate is None:
+        return None
+    resamples, confidence = thresholds.bootstrap_resamples, thresholds.confidence
+    if spec.percentile is None:
+        return throughput_ratio(
+            candidate.throughput,
+            reference.throughput if reference is not None else None,
+            current / baseline,
+            open_loop=control_method == "poisson",
+            resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+        )
+    values = candidate.ttft_s if spec.gate == "ttft_p99" else candidate.e2e_s
+    base: Floats | float = float(baseline)
+    if reference is not None:
+        base = reference.ttft_s if spec.gate == "ttft_p99" else reference.e2e_s
+    return percentile_ratio(
+        values, base, spec.percentile, resamples=resamples, confidence=confidence, seed=seed
+    )
+
+
+def _point_decision(change: float, margin: float, higher_is_worse: bool) -> Status:
+    """Without records: the point estimate against the margin (no inconclusive zone)."""
+    if higher_is_worse:
+        return "fail" if change > margin + ROUNDING_SLACK else "pass"
+    return "fail" if change < -margin - ROUNDING_SLACK else "pass"
+
+
+def _low_confidence(
+    spec: RegressionGate,
+    candidate: PointSamples | None,
+    reference: PointSamples | None,
+    thresholds: GateThresholds,
+) -> str:
+    if spec.percentile is None:
+        return ""
+    need = thresholds.min_samples_for(spec.percentile)
+    counts = [s.count for s in (candidate, reference) if s is not None]
+    if not counts or min(counts) >= need:
+        return ""
+    return f"low confidence: {min(counts)} samples < {need} for P{spec.percentile:g}"
+
+
+def regression_verdict(
+    spec: RegressionGate,
     scenario: str,
-    subject: str,
-    metric: str,
-    current: float | None,
-    baseline: float | None,
-    limit: float,
-    higher_is_worse: bool,
+    point: PerfSummaryRow,
+    base: BaselinePoint,
+    thresholds: GateThresholds,
+    candidate: PointSamples | None,
 ) -> Verdict:
+    """One regression gate of one load point: interval, margin, decision, notes."""
+    subject = point.key.describe()
+    current = spec.current(point)
+    baseline = base.value(spec.gate)
+    margin = configured_margin(spec.gate, thresholds)
+    verdict = Verdict(spec.gate, "perf", scenario, subject, spec.metric, current, baseline, margin)
+    verdict = replace(verdict, margin_note=f"margin {margin:.0%} (configured)")
     if baseline is None or baseline <= 0:
         detail = "" if baseline is None else "baseline is 0"
-        return Verdict(
-            gate, "perf", scenario, subject, metric, current, baseline, limit, "no baseline", detail
-        )
+        return replace(verdict, status="no baseline", detail=detail)
     if current is None:
-        return Verdict(gate, "perf", scenario, subject, metric, None, baseline, limit, "no data")
-    change = current / baseline - 1.0
-    worse = change > limit + ROUNDING_SLACK if higher_is_worse else change < -limit - ROUNDING_SLACK
-    return Verdict(
-        gate,
-        "perf",
-        scenario,
-        subject,
-        metric,
+        return replace(verdict, status="no data")
+    interval = ratio_interval(
+        spec,
         current,
         baseline,
-        limit,
-        "fail" if worse else "pass",
+        candidate,
+        base.samples,
+        point.key.control_method,
+        thresholds,
+        _seed(scenario, subject, spec.gate),
+    )
+    notes: list[str] = []
+    status: Status
+    if interval is None:
+        # no per-request records (an older run): the point estimate decides, as before
+        status = _point_decision(current / baseline - 1.0, margin, spec.higher_is_worse)
+    else:
+        status = decide(interval, margin, higher_is_worse=spec.higher_is_worse)
+    weak = _low_confidence(spec, candidate, base.samples, thresholds)
+    if weak:
+        notes.append(weak)
+    if point.harness_bottleneck:
+        status = "excluded"
+        notes.insert(0, HARNESS_BOUND_NOTE)
+    return replace(
+        verdict,
+        status=status,
+        detail="; ".join(notes),
+        low=None if interval is None else interval.low - 1.0,
+        high=None if interval is None else interval.high - 1.0,
+        samples=candidate.count if candidate is not None else None,
+        low_confidence=bool(weak),
     )
 
 
 def regressions(
-    results: ScenarioResults, baseline: Baseline | None, thresholds: GateThresholds
+    results: ScenarioResults,
+    baseline: Baseline | None,
+    thresholds: GateThresholds,
+    samples: Mapping[tuple[str, LoadPointKey], PointSamples] | None = None,
 ) -> list[Verdict]:
-    """TTFT P99 and E2E P99 may not rise, QPS may not fall, beyond the thresholds."""
+    """TTFT P99 and E2E P99 may not rise, QPS may not fall, beyond the margins (with intervals
+    from the per-request `samples` of the run where available)."""
     verdicts: list[Verdict] = []
     for point in results.perf:
         if point.key.control_method in CAPACITY_METHODS:  # steps differ between runs: capacity()
             continue
         found = baseline.lookup(results.scenario, point.key) if baseline else None
         base = found or BaselinePoint(None, None, None)
-        subject = point.key.describe()
-        scenario = results.scenario
-        note = "harness was the bottleneck" if point.harness_bottleneck else ""
-        point_verdicts = [
-            _relative(
-                "ttft_p99",
-                scenario,
-                subject,
-                "TTFT P99 (s)",
-                point.ttft.p99,
-                base.ttft_p99_s,
-                thresholds.ttft_p99_increase,
-                higher_is_worse=True,
-            ),
-            _relative(
-                "e2e_p99",
-                scenario,
-                subject,
-                "E2E P99 (s)",
-                point.e2e.p99,
-                base.e2e_p99_s,
-                thresholds.e2e_p99_increase,
-                higher_is_worse=True,
-            ),
-            _relative(
-                "qps",
-                scenario,
-                subject,
-                "QPS",
-                point.qps,
-                base.qps,
-                thresholds.qps_decrease,
-                higher_is_worse=False,
-            ),
+        candidate = (samples or {}).get((results.scenario, point.key))
+        verdicts += [
+            regression_verdict(spec, results.scenario, point, base, thresholds, candidate)
+            for spec in REGRESSION_GATES
         ]
-        verdicts += [replace(v, detail=v.detail or note) if note else v for v in point_verdicts]
     return verdicts
 
 
@@ -454,16 +590,21 @@ def capacity(
         if current is None and base:
             current = 0.0
         metric = f"max {found.key.search_over.replace('_', ' ')} under SLO"
-        verdict = _relative(
-            "capacity",
-            results.scenario,
-            f"{found.key.describe()} ({found.slo})",
-            metric,
-            current,
-            base,
-            thresholds.capacity_decrease,
-            higher_is_worse=False,
+        subject = f"{found.key.describe()} ({found.slo})"
+        margin = thresholds.capacity_decrease
+        verdict = Verdict(
+            "capacity", "perf", results.scenario, subject, metric, current, base, margin
         )
+        if base is None or base <= 0:
+            verdict = replace(
+                verdict, status="no baseline", detail="" if base is None else "baseline is 0"
+            )
+        elif current is None:
+            verdict = replace(verdict, status="no data")
+        else:
+            # one answer per run, no per-request records: the point estimate decides
+            status = _point_decision(current / base - 1.0, margin, higher_is_worse=False)
+            verdict = replace(verdict, status=status)
         if not found.converged and not verdict.detail:
             verdict = replace(verdict, detail=f"search stopped early: {found.stop_reason}")
         verdicts.append(verdict)
@@ -471,16 +612,23 @@ def capacity(
 
 
 def evaluate(
-    current: RunResults, baseline: Baseline | None, thresholds: GateThresholds
+    current: RunResults,
+    baseline: Baseline | None,
+    thresholds: GateThresholds,
+    samples: Mapping[tuple[str, LoadPointKey], PointSamples] | None = None,
 ) -> list[Verdict]:
-    """Every gate for every scenario of the run, in gate order within each scenario."""
+    """Every gate for every scenario of the run, in gate order within each scenario.
+
+    :param samples: the run's per-request samples by (scenario, load point); without them the
+        regression gates compare point estimates only.
+    """
     verdicts: list[Verdict] = []
     for results in current.scenarios:
         verdicts += completeness(results, thresholds)
         verdicts += functional(results)
         verdicts += functional_skips(results, baseline)
         verdicts += accuracy(results)
-        verdicts += regressions(results, baseline, thresholds)
+        verdicts += regressions(results, baseline, thresholds, samples)
         verdicts += capacity(results, baseline, thresholds)
     return verdicts
 

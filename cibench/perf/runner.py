@@ -105,8 +105,16 @@ class PointOutcome:
     """Requests that met the profile's `goodput_slo` (None: no SLO)."""
 
     def problems(self, max_failure_ratio: float, min_good_ratio: float | None = None) -> list[str]:
-        """Why this load point fails: too many failed requests, too few meeting the goodput SLO,
-        or the harness was the limit."""
+        """Why this load point cannot be trusted: too many failed requests, too few meeting the
+        goodput SLO, or the harness was the limit."""
+        return self.failures(max_failure_ratio, min_good_ratio) + [
+            f"harness bottleneck: {problem}" for problem in self.health.reasons
+        ]
+
+    def failures(self, max_failure_ratio: float, min_good_ratio: float | None = None) -> list[str]:
+        """Why the server failed this load point: more failed requests than allowed, or too
+        few meeting the goodput SLO (a harness-bound point is a property of the runner:
+        reported, not failed)."""
         found: list[str] = []
         requests = self.summary.requests
         if min_good_ratio is not None and self.good_requests is not None and requests:
@@ -127,7 +135,6 @@ class PointOutcome:
             found.extend(
                 f"server log: {m.name} x{m.count}: {m.first_line}" for m in self.log_matches
             )
-        found.extend(f"harness bottleneck: {problem}" for problem in self.health.reasons)
         return found
 
 

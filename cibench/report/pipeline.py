@@ -25,6 +25,7 @@ from cibench.config.settings import Settings
 from cibench.errors import BaselineMissing, BaselineUnreadable, CibenchError, PushError
 from cibench.gates.baseline import load_baseline
 from cibench.gates.rules import Baseline, Verdict, evaluate, skip_counts
+from cibench.gates.samples import load_run_samples
 from cibench.metrics.build import build_registry
 from cibench.metrics.push import auth_from_env, push_registry, redact_url, write_metrics_file
 from cibench.report.html_step import write_report_step
@@ -224,7 +225,7 @@ def run_post_session(
             baseline, baseline_error = None, str(exc)
             baseline_line = f"baseline: FAILED: {exc}"
         lines.append(baseline_line)
-        verdicts = evaluate(run, baseline, settings.gates)
+        verdicts = evaluate(run, baseline, settings.gates, load_run_samples(run))
         lines += render_table(verdicts)
     else:
         lines.append("gates: disabled (--no-gates)")

@@ -6,9 +6,21 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
-from cibench.gates.rules import Verdict
+from cibench.gates.rules import REGRESSION_GATES, Verdict
 
-HEADER = ("stage", "scenario", "load point", "metric", "baseline", "current", "delta", "verdict")
+REGRESSION_GATE_NAMES = frozenset(spec.gate for spec in REGRESSION_GATES)
+
+HEADER = (
+    "stage",
+    "scenario",
+    "load point",
+    "metric",
+    "baseline",
+    "current",
+    "delta [interval]",
+    "margin",
+    "verdict",
+)
 MAX_SUBJECT_CHARS = 40
 CONDENSED_GATES = {
     "completeness": "stages",
@@ -35,9 +47,26 @@ def format_delta(delta: float | None) -> str:
     return f"{delta * 100:+.1f}%"
 
 
+def format_interval(verdict: Verdict) -> str:
+    """`+15.8% [+9.1%, +22.0%]`: the delta and its confidence interval (regression gates)."""
+    text = format_delta(verdict.delta)
+    if verdict.low is not None and verdict.high is not None:
+        text += f" [{format_delta(verdict.low)}, {format_delta(verdict.high)}]"
+    return text
+
+
+def format_margin(verdict: Verdict) -> str:
+    """The margin a regression gate applied (`10%`), else `-`."""
+    if verdict.gate not in REGRESSION_GATE_NAMES or verdict.threshold is None:
+        return "-"
+    return f"{verdict.threshold * 100:.3g}%"
+
+
 def verdict_text(verdict: Verdict) -> str:
-    """`PASS`, `FAIL`, `no data` or `no baseline`, with the detail when there is one."""
-    status = verdict.status.upper() if verdict.status in ("pass", "fail") else verdict.status
+    """`PASS`, `FAIL`, `INCONCLUSIVE`, `excluded`, `no data` or `no baseline`, with the detail
+    (and `low confidence` when the sample is smaller than configured)."""
+    loud = ("pass", "fail", "inconclusive")
+    status = verdict.status.upper() if verdict.status in loud else verdict.status
     return f"{status} ({verdict.detail})" if verdict.detail else status
 
 
@@ -87,7 +116,8 @@ def table_rows(verdicts: Sequence[Verdict]) -> list[tuple[str, ...]]:
                 verdict.metric,
                 format_value(verdict.baseline),
                 format_value(verdict.current),
-                format_delta(verdict.delta),
+                format_interval(verdict),
+                format_margin(verdict),
                 verdict_text(verdict),
             )
         )

@@ -82,6 +82,12 @@ def test_the_post_session_stage_gives_the_0_1_metrics_and_verdicts(tmp_path: Pat
     kept = {key: value for key, value in new.items() if key not in added and key != "verdicts"}
     assert kept == {key: value for key, value in old.items() if key != "verdicts"}
     assert {key: new[key] for key in added} == added
+    # 0.1's verdict fields are unchanged; later versions add the regression gates' interval
+    interval_fields = {"interval", "samples", "margin_source", "low_confidence"}
+    for verdict in new["verdicts"]:
+        assert interval_fields <= set(verdict)
+        for key in interval_fields:
+            del verdict[key]
     # every 0.1 verdict is given again; gates added since (functional_skips) come on top
     assert [verdict for verdict in old["verdicts"] if verdict not in new["verdicts"]] == []
     assert {verdict["gate"] for verdict in new["verdicts"] if verdict not in old["verdicts"]} == {

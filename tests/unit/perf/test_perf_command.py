@@ -40,7 +40,7 @@ def test_perf_command_against_a_provider(
         )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "ok   c1-in128-out128" in out
+    assert "ok   c1-in128-out16 " in out
     summaries = list((tmp_path / "artifacts").glob("*/local-sim-provider/perf/summary_*.csv"))
     assert [path.name.split("_")[1:4] for path in summaries] == [
         ["local-sim-provider", "fixed", "asyncio"]

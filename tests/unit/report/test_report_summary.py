@@ -63,9 +63,11 @@ def test_the_table_has_the_issue_columns_aligned() -> None:
         "baseline",
         "current",
         "delta",
+        "[interval]",
+        "margin",
         "verdict",
     ]
-    assert lines[2].split()[-4:] == ["0.2", "0.26", "+30.0%", "FAIL"]
+    assert lines[2].split()[-5:] == ["0.2", "0.26", "+30.0%", "10%", "FAIL"]
     assert lines[2].endswith("FAIL")
     assert lines[3].endswith("no baseline (no matching baseline)")
     starts = {line.index("local-sim") for line in lines[1:]}
@@ -90,6 +92,10 @@ def test_gates_json_has_every_field_and_reads_back(tmp_path: Path) -> None:
         "current": 0.26,
         "delta": pytest.approx(0.3),
         "threshold": 0.1,
+        "interval": None,
+        "samples": None,
+        "margin_source": None,
+        "low_confidence": False,
         "verdict": "fail",
         "detail": "",
     }
@@ -123,6 +129,7 @@ def test_passing_completeness_rows_fold_into_one_per_scenario_and_gate() -> None
         "ratio",
         "-",
         "0.02",
+        "-",
         "-",
         "PASS",
     ]
