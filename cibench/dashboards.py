@@ -130,6 +130,11 @@ def _compare_panel(title: str, metric: str, extra: str, unit: str, description: 
         )
         for ref, offset, legend in COMPARISONS
     ]
+    return _time_series(title, description, targets, unit)
+
+
+def _time_series(title: str, description: str, targets: list[Target], unit: str) -> TimeSeries:
+    """A step-line chart with points and a table legend, as every chart here is drawn."""
     return TimeSeries(
         title=title,
         description=description,
@@ -144,17 +149,8 @@ def _compare_panel(title: str, metric: str, extra: str, unit: str, description: 
 
 
 def _series_panel(title: str, expr: str, legend: str, unit: str, description: str) -> TimeSeries:
-    return TimeSeries(
-        title=title,
-        description=description,
-        dataSource=DATASOURCE,
-        targets=[Target(expr=expr, legendFormat=legend, refId="A", datasource=DATASOURCE)],
-        unit=unit,
-        lineInterpolation="stepAfter",
-        showPoints="always",
-        legendDisplayMode="table",
-        legendPlacement="bottom",
-    )
+    target = Target(expr=expr, legendFormat=legend, refId="A", datasource=DATASOURCE)
+    return _time_series(title, description, [target], unit)
 
 
 def _pass_fail_table(title: str, expr: str, description: str) -> Table:
@@ -198,6 +194,68 @@ def _pass_fail_table(title: str, expr: str, description: str) -> Table:
     )
 
 
+def _multi_series_panel(
+    title: str, queries: list[tuple[str, str]], unit: str, description: str
+) -> TimeSeries:
+    """Several per-load-point metrics in one chart: (metric, legend prefix) each."""
+    targets = [
+        Target(
+            expr=f"max by ({LOAD_POINT_LABELS}) {fresh(metric, LOAD_POINT_FILTER)}",
+            legendFormat=f"{legend} {LOAD_POINT_LEGEND}",
+            refId=chr(ord("A") + index),
+            datasource=DATASOURCE,
+        )
+        for index, (metric, legend) in enumerate(queries)
+    ]
+    return _time_series(title, description, targets, unit)
+
+
+CHANGE_METRICS = (
+    ("TTFT", "ttft_seconds", ', quantile="$quantile"'),
+    ("TPOT", "tpot_seconds", ', quantile="$quantile"'),
+    ("E2E", "e2e_seconds", ', quantile="$quantile"'),
+    ("QPS", "requests_per_second", ""),
+)
+
+
+def change_expr(metric: str, extra: str, offset: str) -> str:
+    """Today's value over the value `offset` ago, minus 1, in percent, per load point."""
+    selector = LOAD_POINT_FILTER + extra
+    today = f"max by ({LOAD_POINT_LABELS}) {fresh(metric, selector)}"
+    before = f"max by ({LOAD_POINT_LABELS}) {fresh(metric, selector, offset)}"
+    return f"100 * ({today} / {before} - 1)"
+
+
+def _change_table() -> Table:
+    """Latest change against one day and one week ago, in percent (one row per load point)."""
+    targets = []
+    for index, ((name, metric, extra), (offset, label)) in enumerate(
+        (item, shift)
+        for item in CHANGE_METRICS
+        for shift in ((" offset 1d", "vs -1d"), (" offset 7d", "vs -7d"))
+    ):
+        targets.append(
+            Target(
+                expr=change_expr(metric, extra, offset),
+                legendFormat=f"{name} {label}",
+                format="table",
+                instant=True,
+                refId=chr(ord("A") + index),
+                datasource=DATASOURCE,
+            )
+        )
+    return Table(
+        title="Change vs -1d and -7d (%, quantile $quantile)",
+        description="100 x (today / then - 1) per load point: positive latency or negative QPS "
+        "is worse. Empty where no run was pushed a day or a week ago.",
+        dataSource=DATASOURCE,
+        targets=targets,
+        filterable=True,
+        transformations=[{"id": "merge", "options": {}}],
+        extraJson={"fieldConfig": {"defaults": {"unit": "percent", "decimals": 1}}},
+    )
+
+
 def panels() -> list[Panel]:
     """Rows of panels in reading order (layout is assigned by `layout`)."""
     accuracy_filter = SCENARIO_FILTER + ', dataset=~"$dataset"'
@@ -231,6 +289,14 @@ def panels() -> list[Panel]:
             "s",
             "Gap between the first and the second generated token, at the selected quantile.",
         ),
+        _compare_panel(
+            "ITL",
+            "itl_seconds",
+            ', quantile="$quantile"',
+            "s",
+            "Inter-token latency (gaps between streamed chunks) at the selected quantile.",
+        ),
+        _change_table(),
         RowPanel(title="Throughput: today vs -1d vs -7d"),
         _compare_panel(
             "QPS",
@@ -260,6 +326,24 @@ def panels() -> list[Panel]:
             "percentunit",
             "Failed over sent requests per load point; the PR gate fails above 5%.",
         ),
+        RowPanel(title="Server side (the server's own /metrics, averaged over the load point)"),
+        _multi_series_panel(
+            "Server queue, prefill and decode time",
+            [
+                ("server_queue_time_avg_seconds", "queue"),
+                ("server_prefill_time_avg_seconds", "prefill"),
+                ("server_decode_time_avg_seconds", "decode"),
+            ],
+            "s",
+            "Where a request's time went inside the server (vLLM's request histograms); "
+            "absent when the server exposes no /metrics.",
+        ),
+        _multi_series_panel(
+            "Preemptions",
+            [("server_preemptions", "preemptions")],
+            "short",
+            "Requests the server preempted during the load point (KV cache pressure).",
+        ),
         RowPanel(title="Accuracy"),
         _series_panel(
             "Accuracy score",
@@ -281,6 +365,14 @@ def panels() -> list[Panel]:
             "{{scenario}} {{suite}}",
             "percentunit",
             "Passed over run cases per suite.",
+        ),
+        _series_panel(
+            "Skipped functional cases",
+            "max by (scenario, suite) " + fresh("functional_cases_skipped", SCENARIO_FILTER),
+            "{{scenario}} {{suite}}",
+            "short",
+            "Cases not run (the server lacks the capability, or the suite skipped them); a pass "
+            "ratio over few cases that ran says little.",
         ),
         RowPanel(title="Run health"),
         Stat(
@@ -307,6 +399,26 @@ def panels() -> list[Panel]:
             "Gates (latest daily run)",
             "max by (scenario, gate) " + fresh("gate_pass", SCENARIO_FILTER),
             "1 = the gate passed, 0 = it failed (daily runs only warn); absent = no data.",
+        ),
+        Table(
+            title="Latest daily run per scenario",
+            description="run_info: run id, commit, branch and versions of the run whose values "
+            "the panels show (run identity lives on this one series only).",
+            dataSource=DATASOURCE,
+            targets=[
+                Target(
+                    expr="max by (scenario, run_id, commit, branch, vllm_version, hardware) "
+                    + fresh("run_info", SCENARIO_FILTER),
+                    format="table",
+                    instant=True,
+                    refId="A",
+                    datasource=DATASOURCE,
+                )
+            ],
+            filterable=True,
+            transformations=[
+                {"id": "organize", "options": {"excludeByName": {"Time": True, "Value": True}}}
+            ],
         ),
     ]
 

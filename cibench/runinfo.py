@@ -6,18 +6,18 @@ import os
 import secrets
 import subprocess
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 
 def new_run_id(now: datetime | None = None) -> str:
     """A sortable, unique run id such as `20261122-154512-3f9a`."""
-    moment = now or datetime.now(UTC)
+    moment = now or datetime.now(timezone.utc)
     return f"{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
 def utc_now_iso() -> str:
     """The current time as an ISO-8601 UTC string."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def clock_anchor() -> tuple[int, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from cibench.accuracy import gpqa, report
@@ -121,7 +121,7 @@ def run_profile(
     :param now: the run's start time (default: the current UTC time), used in file names.
     :raises DatasetError: when the dataset is missing or malformed (nothing is sent then).
     """
-    moment = now or datetime.now(UTC)  # the run's start names its files
+    moment = now or datetime.now(timezone.utc)  # the run's start names its files
     rows, source = load_dataset(profile, configs_root)
     samples = gpqa.build_samples(rows, profile.sample_count, profile.n_repeats, profile.seed)
     with ChatSampler(sampler_config(profile, endpoint)) as sampler:

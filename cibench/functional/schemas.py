@@ -26,7 +26,8 @@ _MAX_ERRORS = 3
 def _read(name: str) -> dict[str, Any]:
     text = (
         resources.files("cibench.functional")
-        .joinpath("schemas", f"{name}.json")
+        .joinpath("schemas")
+        .joinpath(f"{name}.json")
         .read_text(encoding="utf-8")
     )
     loaded: dict[str, Any] = json.loads(text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +161,7 @@ def parse_pushgateway(
     for scenario, (pushed, instance, (points, capacity)) in sorted(chosen.items()):
         baseline.points.update(points)
         baseline.capacity.update(capacity)
-        when = datetime.fromtimestamp(pushed, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = datetime.fromtimestamp(pushed, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         described.append(f"{scenario}@{instance or '-'} pushed {when}")
     if described:
         baseline.source += " (" + "; ".join(described) + ")"

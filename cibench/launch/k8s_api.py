@@ -14,15 +14,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import urllib3
 import yaml
-from kubernetes import client as kube_client
-from kubernetes import config as kube_config
 
 from cibench.errors import LaunchError
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 DEFAULT_KUBECONFIG = "~/.kube/config"
+K8S_INSTALL_HINT = "pip install 'cibench[k8s]'"
+
+
+def _kubernetes() -> tuple[Any, Any]:
+    """The `kubernetes` client and config modules, imported on first use (the `[k8s]` extra).
+
+    Raises `LaunchError` with the install command when the package is missing, so a core install
+    runs local and external scenarios without the 100+ MB client.
+    """
+    try:
+        from kubernetes import client as kube_client
+        from kubernetes import config as kube_config
+    except ImportError as exc:
+        raise LaunchError(
+            f"k8s scenarios need the kubernetes client, which is not installed ({exc}). "
+            f"Install it: {K8S_INSTALL_HINT}"
+        ) from exc
+    return kube_client, kube_config
 
 
 @dataclass(frozen=True)
@@ -119,10 +134,14 @@ class KubeApi:
     """A thin JSON-in, JSON-out door to one cluster; `close()` releases its connections."""
 
     def __init__(self, kubeconfig: Path) -> None:
+        kube_client, kube_config = _kubernetes()
+        self._errors: tuple[type[BaseException], ...] = (
+            kube_client.ApiException,
+            _urllib3_error(),
+            OSError,
+        )
         try:
-            self._client: Any = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=str(kubeconfig)
-            )
+            self._client: Any = kube_config.new_client_from_config(config_file=str(kubeconfig))
         except (kube_config.ConfigException, OSError, ValueError, TypeError) as exc:
             raise LaunchError(
                 f"kubeconfig {kubeconfig}: cannot load it ({exc}). Check the file with "
@@ -156,7 +175,7 @@ class KubeApi:
         try:
             response = self._client.call_api(*serialized, _request_timeout=REQUEST_TIMEOUT_SECONDS)
             raw = response.read()
-        except (urllib3.exceptions.HTTPError, kube_client.ApiException, OSError) as exc:
+        except self._errors as exc:
             raise LaunchError(
                 f"Kubernetes API {self.server}: {method} {path} failed ({exc}). Check that the "
                 f"cluster in the kubeconfig is reachable."
@@ -195,6 +214,13 @@ class KubeApi:
             f"Kubernetes API {self.server}: kind '{kind}' is not served under apiVersion "
             f"'{api_version}'. Fix the manifest or install the CRD that defines it."
         )
+
+
+def _urllib3_error() -> type[BaseException]:
+    import urllib3  # installed with kubernetes
+
+    error: type[BaseException] = urllib3.exceptions.HTTPError
+    return error
 
 
 def _group_version_path(api_version: str) -> str:

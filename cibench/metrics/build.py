@@ -111,17 +111,33 @@ class _StaticCollector(Collector):
 
 
 def scenario_labels(run: RunResults, results: ScenarioResults) -> dict[str, str]:
-    """Labels every metric of a scenario carries (empty values left out)."""
+    """Labels every metric of a scenario carries (empty values left out).
+
+    Only values that stay the same from one daily run to the next: run identity (`run_id`,
+    `commit`, `branch`, versions) is on `run_info` alone, so a daily push replaces yesterday's
+    samples instead of starting new series (see `run_identity`).
+    """
     labels = {
         "model": results.model,
         "quant": results.quant,
         "scenario": results.scenario,
         "run_type": run.run_type,
-        "commit": run.commit,
-        "branch": run.branch,
-        "run_id": run.run_id,
     }
     return {name: value for name, value in labels.items() if value}
+
+
+def run_identity(run: RunResults, results: ScenarioResults) -> dict[str, str]:
+    """The labels of `run_info` on top of `scenario_labels`: what changes with every run."""
+    return {
+        "run_id": run.run_id,
+        "commit": run.commit,
+        "branch": run.branch,
+        "hardware": results.hardware,
+        "vllm_version": results.vllm_version or "",
+        "mode": results.mode,
+        "served_model_name": results.served_model_name,
+        "cibench_version": run.cibench_version,
+    }
 
 
 def scenario_succeeded(results: ScenarioResults) -> bool:
@@ -238,7 +254,7 @@ def _functional(
         )
         families.gauge(
             "functional_cases_skipped",
-            "Functional cases that did not run (unsupported or switched-off capability).",
+            "Functional cases that did not run (skipped, e.g. a capability the server lacks).",
             labels,
             float(len(outcomes) - len(ran)),
         )
@@ -269,17 +285,10 @@ def _run(
     gates: dict[str, bool],
     now_s: float,
 ) -> None:
-    info = {
-        **base,
-        "hardware": results.hardware,
-        "vllm_version": results.vllm_version or "",
-        "mode": results.mode,
-        "served_model_name": results.served_model_name,
-        "cibench_version": run.cibench_version,
-    }
+    info = {**base, **run_identity(run, results)}
     families.gauge(
         "run_info",
-        "Provenance of the run (value is always 1).",
+        "Identity and provenance of the run: run_id, commit, branch, versions (always 1).",
         {name: value for name, value in info.items() if value},
         1.0,
     )

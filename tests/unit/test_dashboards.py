@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from cibench.config.settings import Settings
 from cibench.dashboards import DASHBOARD_PATH, render_dashboard
 from cibench.gates.rules import evaluate
 from cibench.metrics.build import build_registry
-from tests.support.artifacts import perf_row, write_complete_run, write_perf
+from tests.support.dashboard_stack import daily_run
 from tests.support.pushgateway import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,8 +121,8 @@ def test_the_functional_table_is_green_for_one_and_red_for_zero(dashboard: dict[
 def test_every_queried_metric_is_one_the_exporter_writes(
     dashboard: dict[str, Any], tmp_path: Path
 ) -> None:
-    run_dir = write_complete_run(tmp_path / "daily", run_type="daily")
-    write_perf(run_dir, "local-sim", [perf_row(concurrency=8)])
+    # a daily run with ITL, server-side columns and a skipped functional case
+    run_dir = daily_run(tmp_path, "daily", time.time(), 1.5, failing_case=True)
     run = read_run(run_dir)
     registry = build_registry(run, evaluate(run, None, Settings().gates), prefix=PREFIX, now_s=0.0)
     text = generate_latest(registry).decode()

@@ -69,9 +69,6 @@ def test_perf_values_become_spec_metrics_with_load_point_labels(tmp_path: Path) 
         "quant": "none",
         "scenario": "local-sim",
         "run_type": "daily",
-        "commit": "0123abc",
-        "branch": "main",
-        "run_id": "r1",
         "backend": "threading-pool",
         "control_method": "fixed",
         "concurrency": "2",
@@ -132,6 +129,8 @@ def test_functional_counts_per_suite_and_per_case_only_on_daily(tmp_path: Path) 
         assert by_suite == {"chat_core": 3, "guided": 1}
         failed = {labels["suite"]: value for labels, value in got["functional_cases_failed"]}
         assert failed == {"chat_core": 1, "guided": 1}
+        skipped = {labels["suite"]: value for labels, value in got["functional_cases_skipped"]}
+        assert skipped == {"chat_core": 1, "guided": 0}
         ratio = {labels["suite"]: value for labels, value in got["functional_pass_ratio"]}
         assert ratio == {"chat_core": 0.5, "guided": 0.0}
         skipped = {labels["suite"]: value for labels, value in got["functional_cases_skipped"]}
@@ -156,6 +155,19 @@ def test_accuracy_run_info_and_last_success(tmp_path: Path) -> None:
     assert info["commit"] == "0123abc"
     [(_, when)] = got["x_last_success_timestamp_seconds"]
     assert when == run.end_s
+
+
+def test_run_identity_is_on_run_info_only(tmp_path: Path) -> None:
+    # run_id/commit/branch change every run; on other series they would start new series daily.
+    run = read_run(write_complete_run(tmp_path / "r1", run_type="daily"))
+    got = samples(build_registry(run, [], prefix="", now_s=NOW))
+
+    [(info, _)] = got["run_info"]
+    assert {info["run_id"], info["commit"], info["branch"]} == {"r1", "0123abc", "main"}
+    for name, series in got.items():
+        if name != "run_info":
+            for labels, _ in series:
+                assert not {"run_id", "commit", "branch", "vllm_version"} & set(labels), name
 
 
 def test_no_last_success_when_a_stage_left_nothing_or_the_server_failed(tmp_path: Path) -> None:
