@@ -11,6 +11,8 @@ from cibench.cli.common import cli_options
 from cibench.config.checks import static_warnings
 from cibench.config.loader import ConfigSet, load_configs_collecting
 from cibench.config.matrix import RUN_TYPES, STAGES
+from cibench.config.settings import GateThresholds
+from cibench.gates.rules import REGRESSION_GATES
 from cibench.plan import ScenarioPlan, plan_scenario
 
 
@@ -26,6 +28,29 @@ def expanded_plan(configs: ConfigSet) -> list[ScenarioPlan]:
         for run_type in RUN_TYPES
         if configs.matrix.entry(scenario_id, run_type) is not None
     ]
+
+
+def sample_warnings(plans: list[ScenarioPlan], thresholds: GateThresholds) -> list[str]:
+    """One warning per (scenario, run type, profile) whose load points measure fewer requests
+    (all epochs together) than the highest gated percentile needs (`gates.min_samples`): a P99
+    over 4 requests is their maximum, and such gates are marked `low confidence`."""
+    percentile = max(spec.percentile for spec in REGRESSION_GATES if spec.percentile is not None)
+    need = thresholds.min_samples_for(percentile)
+    warnings: list[str] = []
+    for plan in plans:
+        short: dict[str, list[str]] = {}
+        for item in plan.perf:
+            samples = item.point.num_requests * item.profile.epochs
+            if samples < need:
+                short.setdefault(item.profile_name, []).append(f"{item.point.id} ({samples})")
+        warnings += [
+            f"{plan.scenario_id} {plan.run_type}: perf profile '{profile}' measures too few "
+            f"requests at {', '.join(points)}; the gated P{percentile:g} wants >= {need} per "
+            "load point (gates.min_samples). Those gates will be marked low confidence: raise "
+            "num_requests (or epochs)."
+            for profile, points in short.items()
+        ]
+    return warnings
 
 
 def plan_as_dict(plans: list[ScenarioPlan]) -> list[dict[str, Any]]:
@@ -86,12 +111,13 @@ def run(args: argparse.Namespace) -> int:
     configs, problems = load_configs_collecting(cli_options(args).configs_dir)
     plans = expanded_plan(configs) if configs.root.is_dir() else []
     warnings = static_warnings(configs)
+    weak = sample_warnings(plans, configs.settings.gates) if not problems else []
     if args.json:
         json.dump(
             {
                 "ok": not problems,
                 "problems": problems,
-                "warnings": warnings,
+                "warnings": warnings + weak,
                 "plan": plan_as_dict(plans),
             },
             sys.stdout,
@@ -103,6 +129,10 @@ def run(args: argparse.Namespace) -> int:
         if warnings:
             print(f"\n{len(warnings)} warning(s) (files this machine lacks; the runner may not):")
             for warning in warnings:
+                print(f"  {warning}")
+        if weak:
+            print(f"\n{len(weak)} warning(s) (too few samples for a gated percentile):")
+            for warning in weak:
                 print(f"  {warning}")
         print("\nOK" if not problems else f"\nFAILED: {len(problems)} problem(s)")
     return 1 if problems else 0

@@ -64,3 +64,22 @@ def test_missing_configs_directory(tmp_path: Path) -> None:
     result = lint(tmp_path / "nowhere")
     assert result.returncode == 1
     assert "configs directory not found. Pass --configs DIR." in result.stdout
+
+
+def test_a_profile_gating_p99_on_too_few_requests_is_a_warning_not_a_failure(
+    tmp_path: Path,
+) -> None:
+    configs = tmp_path / "configs"
+    shutil.copytree(REPO_CONFIGS, configs)
+    pr = configs / "tests" / "perf" / "profiles" / "pr.yaml"
+    pr.write_text(pr.read_text().replace("num_requests: 100", "num_requests: 4"))
+
+    result = lint(configs)
+    report = json.loads(lint(configs, "--json").stdout)
+
+    assert result.returncode == 0, result.stdout
+    [warning] = [w for w in report["warnings"] if w.startswith("local-sim pr:")]
+    assert "perf profile 'pr' measures too few requests at c1-in128-out16 (4)" in warning
+    assert "the gated P99 wants >= 100 per load point (gates.min_samples)" in warning
+    assert warning in result.stdout
+    assert not [w for w in report["warnings"] if w.startswith("local-sim daily:")]
