@@ -46,6 +46,7 @@ FLAGS = (
     "--metric-prefix",
     "--scenario-id",
     "--capability-baseline",
+    "--require-baseline",
 )
 """The options of `cibench.config.options.OPTIONS` that pytest takes (`--instance` is the
 env var's alone here)."""
@@ -125,6 +126,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FILE",
         help="declare capabilities from a YAML/JSON file: a list of names, a mapping of name "
         "to true/false, or a capabilities.json from an earlier run",
+    )
+    group.addoption(
+        "--require-baseline",
+        action="store_true",
+        default=None,
+        help="fail the run (exit 6) when the baseline is missing, unreadable or lacks a load "
+        "point (default: settings.yaml require_baseline, env CIBENCH_REQUIRE_BASELINE=1)",
     )
     group.addoption(
         "--no-gates",

@@ -68,6 +68,7 @@ class PostSession:
                     pushgateway_url=options.pushgateway_or(self.session.settings),
                     baseline=options.baseline_or(self.session.settings),
                     gates_enabled=options.gates_enabled,
+                    require_baseline=options.require_baseline_or(self.session.settings),
                     instance=options.instance,
                     interrupted=interrupted,
                 ),

@@ -51,6 +51,7 @@ def cli_options(args: argparse.Namespace) -> CibenchOptions:
         "pushgateway_url": getattr(args, "pushgateway", None),
         "baseline": getattr(args, "baseline", None),
         "instance": getattr(args, "instance", None),
+        "require_baseline": getattr(args, "require_baseline", None),
     }
     return resolve_options(given, os.environ)
 

@@ -39,9 +39,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("instance", "--instance", "CIBENCH_INSTANCE"),
     Option("scenario_id", "--scenario-id", "CIBENCH_SCENARIO_ID"),
     Option("capability_baseline", "--capability-baseline", "CIBENCH_CAPABILITY_BASELINE"),
+    Option("require_baseline", "--require-baseline", "CIBENCH_REQUIRE_BASELINE"),
 )
 """Every option that has an env var. Help texts name the env var with `env_help`."""
 BY_FIELD = {option.field: option for option in OPTIONS}
+FLAG_FIELDS = ("require_baseline",)
+"""Options that are on/off switches: their env var reads 1/true/yes/on or 0/false/no/off."""
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("", "0", "false", "no", "off")
 
 
 def env_help(field: str) -> str:
@@ -72,6 +77,8 @@ class CibenchOptions:
     declared_features: dict[str, bool] = dataclass_field(default_factory=dict)
     """Capabilities declared with --features / --expect-capabilities (on top of each
     scenario's `features`)."""
+    require_baseline: bool | None = None
+    """A missing baseline (or one lacking a load point) fails the run; None = settings.yaml."""
 
     def pushgateway_or(self, settings: Settings) -> str | None:
         """The Pushgateway URL: given, else settings.yaml `pushgateway_url`."""
@@ -92,6 +99,13 @@ class CibenchOptions:
         if regression and regression != "pushgateway" and "://" not in regression:
             return regression
         return None
+
+    def require_baseline_or(self, settings: Settings) -> bool:
+        """Whether a missing baseline fails the run: given, else settings.yaml
+        `require_baseline`."""
+        if self.require_baseline is None:
+            return settings.require_baseline
+        return self.require_baseline
 
     def artifacts_or(self, settings: Settings) -> Path:
         """Where run directories go: given, else settings.yaml `artifacts_dir`."""
@@ -114,6 +128,16 @@ class CibenchOptions:
             ) from None
 
 
+def _switch(option: Option, text: str) -> bool:
+    """An on/off env var's value, or `ConfigError` naming the variable."""
+    word = text.strip().lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ConfigError(
+        [f"{option.env}: expected one of {', '.join(TRUE_WORDS + FALSE_WORDS[1:])}, got {text!r}"]
+    )
+
+
 def resolve_options(
     given: Mapping[str, Any], environ: Mapping[str, str], **fixed: Any
 ) -> CibenchOptions:
@@ -127,6 +151,8 @@ def resolve_options(
         value = given.get(option.field)
         if value is None:
             value = environ.get(option.env)  # set but empty counts: an empty metric prefix
+            if value is not None and option.field in FLAG_FIELDS:
+                value = _switch(option, value)
         if value is not None:
             values[option.field] = value
     run_type = values.get("run_type", "pr")

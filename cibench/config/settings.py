@@ -60,5 +60,8 @@ class Settings(StrictModel):
     artifacts_dir: str = "artifacts"
     baseline: str | None = None
     capability_baseline: str | None = None
+    require_baseline: bool = False
+    """A missing or unreadable baseline, or one lacking a load point of the run, fails the run
+    (exit 6) instead of the regression gates saying `no baseline`."""
     gates: GateThresholds = GateThresholds()
     functional_timeouts: FunctionalTimeouts = FunctionalTimeouts()

@@ -6,9 +6,11 @@ the summary and, where it matters, `PostSessionResult.failed`.
 
 Exit status (`PostSessionResult.exit_code`, applied by the session when the tests passed):
   0  everything the run type requires passed
-  6  EXIT_GATE_FAILED: a PR run with a failing gate (daily runs only warn)
-  7  EXIT_PUSH_FAILED: a daily run whose push did not happen (gateway unreachable, refused,
-     not configured) or whose artifacts could not be read
+  6  EXIT_GATE_FAILED: a PR run with a failing gate (daily runs only warn), an unreadable
+     baseline path, or (with `require_baseline`) a baseline that is missing or lacks a point
+  7  EXIT_PUSH_FAILED: a daily run whose push to a configured Pushgateway did not happen
+     (unreachable, refused) or whose artifacts could not be read. A daily run with no
+     Pushgateway configured (a local daily run) skips the push with a line saying so: exit 0.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from cibench.report.summary import render_table
 
 INSTANCE_ENV = "CIBENCH_INSTANCE"
 """Env var naming the grouping-key `instance` (default: the hostname)."""
+NO_BASELINE_CONFIGURED = "none configured (regression gates say `no baseline`)"
 EXIT_GATE_FAILED = 6
 EXIT_PUSH_FAILED = 7
 METRICS_FILE = "metrics.prom"
@@ -46,6 +49,8 @@ class PostSessionOptions:
     pushgateway_url: str | None
     baseline: str | None
     gates_enabled: bool
+    require_baseline: bool = False
+    """A missing baseline, or one lacking a load point of the run, fails the run (exit 6)."""
     instance: str | None = None
     """Grouping-key `instance`; None = `$CIBENCH_INSTANCE`, else this machine's hostname."""
     push_timeout_s: float = 10.0
@@ -88,7 +93,7 @@ def resolve_baseline(
 ) -> tuple[Baseline | None, str]:
     """Load the baseline named by `source`; return it (None when unavailable) and a summary line."""
     if not source:
-        return None, "baseline: none configured (regression gates say `no baseline`)"
+        return None, f"baseline: {NO_BASELINE_CONFIGURED}"
     try:
         auth = auth_from_env(
             environ, settings.pushgateway_user_env, settings.pushgateway_password_env
@@ -110,6 +115,68 @@ def resolve_baseline(
     if not baseline.points:
         return baseline, f"baseline: {baseline.source}: nothing matches this run's scenarios"
     return baseline, f"baseline: {baseline.source}"
+
+
+def missing_baseline(baseline: Baseline | None, run: RunResults, source: str | None) -> str | None:
+    """Why a run that requires a baseline has none (None when every perf load point of the run
+    has a baseline point, or the run has no perf points)."""
+    if not source:
+        return f"--require-baseline: {NO_BASELINE_CONFIGURED}"
+    if baseline is None:
+        return "--require-baseline: the baseline could not be read (see the baseline line)"
+    lacking = [
+        f"{results.scenario} {point.key.describe()}"
+        for results in run.scenarios
+        for point in results.perf
+        if baseline.lookup(results.scenario, point.key) is None
+    ]
+    if lacking:
+        more = f" and {len(lacking) - 3} more" if len(lacking) > 3 else ""
+        return f"--require-baseline: no baseline for {', '.join(lacking[:3])}{more}"
+    return None
+
+
+@dataclass(slots=True)
+class GateOutcome:
+    """The gates of one run: verdicts, the lines to print, and why the baseline failed the run
+    (an unreadable path, or a required baseline that is missing; None when neither)."""
+
+    verdicts: list[Verdict]
+    lines: list[str]
+    baseline_error: str | None
+
+
+def gate_run(
+    run: RunResults,
+    settings: Settings,
+    source: str | None,
+    *,
+    pushgateway_url: str | None,
+    environ: Mapping[str, str],
+    require_baseline: bool = False,
+    timeout_s: float = 10.0,
+) -> GateOutcome:
+    """Load the baseline and the run's per-request samples, and evaluate every gate."""
+    baseline_error: str | None = None
+    try:
+        baseline, baseline_line = resolve_baseline(
+            run,
+            settings,
+            source,
+            pushgateway_url=pushgateway_url,
+            environ=environ,
+            timeout_s=timeout_s,
+        )
+    except BaselineUnreadable as exc:
+        baseline, baseline_error = None, str(exc)
+        baseline_line = f"baseline: FAILED: {exc}"
+    verdicts = evaluate(run, baseline, settings.gates, load_run_samples(run))
+    lines = [baseline_line, *render_table(verdicts)]
+    if require_baseline and baseline_error is None:
+        baseline_error = missing_baseline(baseline, run, source)
+        if baseline_error:
+            lines.append(f"baseline: FAILED: {baseline_error}")
+    return GateOutcome(verdicts, lines, baseline_error)
 
 
 def write_metrics(
@@ -212,21 +279,17 @@ def run_post_session(
     verdicts: list[Verdict] = []
     baseline_error: str | None = None
     if options.gates_enabled:
-        try:
-            baseline, baseline_line = resolve_baseline(
-                run,
-                settings,
-                options.baseline,
-                pushgateway_url=options.pushgateway_url,
-                environ=environ,
-                timeout_s=options.push_timeout_s,
-            )
-        except BaselineUnreadable as exc:
-            baseline, baseline_error = None, str(exc)
-            baseline_line = f"baseline: FAILED: {exc}"
-        lines.append(baseline_line)
-        verdicts = evaluate(run, baseline, settings.gates, load_run_samples(run))
-        lines += render_table(verdicts)
+        outcome = gate_run(
+            run,
+            settings,
+            options.baseline,
+            pushgateway_url=options.pushgateway_url,
+            environ=environ,
+            require_baseline=options.require_baseline,
+            timeout_s=options.push_timeout_s,
+        )
+        verdicts, baseline_error = outcome.verdicts, outcome.baseline_error
+        lines += outcome.lines
     else:
         lines.append("gates: disabled (--no-gates)")
 
@@ -251,12 +314,10 @@ def run_post_session(
             lines += push_lines + errors
             push_error = "\n".join(errors) or None
         else:
-            push_error = (
-                "push: FAILED: a daily run pushes, but no Pushgateway is configured. Pass "
-                "--pushgateway URL or set pushgateway_url in configs/settings.yaml; the "
-                f"metrics are in {metrics_path}."
+            lines.append(
+                "push: skipped: no Pushgateway configured (a daily CI job passes --pushgateway "
+                f"URL or sets pushgateway_url in configs/settings.yaml); metrics: {metrics_path}"
             )
-            lines.append(push_error)
     else:
         lines.append(f"push: skipped ({options.run_type} runs never push)")
 

@@ -26,6 +26,7 @@ VALUES = {
     "instance": "runner-7",
     "scenario_id": "prod-qwen",
     "capability_baseline": "/tmp/cibench-capabilities.json",
+    "require_baseline": True,
 }
 """A value for each option that differs from its default."""
 REQUIRED_ARGS = {
@@ -96,6 +97,15 @@ def test_settings_fill_in_what_neither_gives() -> None:
     options = resolve_options(overridden, {})
     assert options.pushgateway_or(settings) == "http://other:1"
     assert options.settings_with_overrides(settings).metric_prefix == ""
+
+
+def test_an_on_off_env_var_reads_words_and_names_itself_when_it_cannot() -> None:
+    for word, expected in (("1", True), ("yes", True), ("0", False), ("", False)):
+        options = resolve_options({}, {"CIBENCH_REQUIRE_BASELINE": word})
+        assert options.require_baseline is expected
+    assert resolve_options({}, {}).require_baseline_or(Settings(require_baseline=True))
+    with pytest.raises(ConfigError, match="CIBENCH_REQUIRE_BASELINE: expected one of 1, true"):
+        resolve_options({}, {"CIBENCH_REQUIRE_BASELINE": "maybe"})
 
 
 def test_an_unknown_run_type_names_where_it_came_from() -> None:
