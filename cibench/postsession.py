@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import pytest
@@ -79,10 +80,30 @@ class PostSession:
             self.error = str(exc)
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
             return
+        self._add_gate_cases(session.config)
         # Failed tests keep pytest's own code (1); a run whose tests passed but whose gates or
         # push failed gets the pipeline's code (6: gate, 7: push) so CI can tell them apart.
         if self.result.failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = self.result.exit_code or pytest.ExitCode.TESTS_FAILED
+
+    def _add_gate_cases(self, config: pytest.Config) -> None:
+        """One JUnit test case per gate verdict in the `--junitxml` file, when there is one
+        (pytest's junitxml plugin has written it by now: this hook runs last)."""
+        xmlpath = getattr(config.option, "xmlpath", None)
+        if not xmlpath or self.result is None or not self.result.verdicts:
+            return
+        from xml.etree.ElementTree import ParseError
+
+        from cibench.report.junit import append_gate_cases
+
+        try:
+            append_gate_cases(Path(xmlpath), self.result.verdicts)
+        except (OSError, ParseError) as exc:
+            self.result.summary_lines.append(
+                f"junit: cannot add the gate cases to {xmlpath}: {exc}"
+            )
+        else:
+            self.result.summary_lines.append(f"junit: gate verdicts added to {xmlpath}")
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.result is None and self.error is None:

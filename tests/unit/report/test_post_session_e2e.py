@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -182,9 +183,10 @@ def test_pr_run_on_a_30_percent_slower_server_fails_naming_ttft_and_e2e(
     daily: Session, tmp_path: Path, check_metrics: Callable[[Path], str]
 ) -> None:
     slow = make_configs(tmp_path, {**STEADY_SIM, "slowdown": 1.3}, PROFILE)
+    junit = tmp_path / "junit.xml"
 
     pr = run_session(tmp_path, slow, "pr-slow", "--scenario", "local-sim", "--run-type", "pr",
-                     f"--baseline={daily.run_dir}")  # fmt: skip
+                     f"--baseline={daily.run_dir}", f"--junitxml={junit}")  # fmt: skip
 
     assert pr.returncode != 0, pr.output
     assert {"ttft_p99", "e2e_p99"} <= pr.failing(), pr.output
@@ -192,6 +194,15 @@ def test_pr_run_on_a_30_percent_slower_server_fails_naming_ttft_and_e2e(
     ttft = [v for v in pr.gates()["verdicts"] if v["gate"] == "ttft_p99"]
     assert ttft[0]["delta"] == pytest.approx(0.3, abs=0.1)
     check_metrics(pr.run_dir / "metrics.prom")
+    # the CI test UI shows the regression: one JUnit case per gate verdict, failing ones failed
+    [suite] = ElementTree.parse(junit).getroot().findall("testsuite[@name='cibench.gates']")
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    [name] = [name for name in cases if str(name).startswith("ttft_p99[")]
+    failed = cases[name].find("failure")
+    assert failed is not None
+    assert "TTFT P99 (s)" in str(failed.get("message"))
+    failing = [v for v in pr.gates()["verdicts"] if v["verdict"] == "fail"]
+    assert int(str(suite.get("failures"))) == len(failing)
 
 
 def test_ten_percent_injected_errors_fail_the_failure_ratio_gate(tmp_path: Path) -> None:
