@@ -37,7 +37,12 @@ class GateThresholds(StrictModel):
     claim at (1 + confidence) / 2: 95 % for the default 0.90."""
     bootstrap_resamples: int = Field(default=2000, ge=100, le=100_000)
     min_samples: dict[float, PositiveInt] = Field(default_factory=lambda: {90.0: 50, 99.0: 100})
-    """Per gated percentile: fewer successful requests per load point mark a gate low-confidence."""
+    """Per gated percentile: fewer successful requests per load point mark a gate low-confidence
+    (and `cibench lint` warns about the profile)."""
+    history_runs: PositiveInt = 7
+    """Previous daily runs (artifacts-root baseline) whose day-to-day spread may widen a margin."""
+    history_k: NonNegativeFloat = 3.0
+    """Margin = max(configured, history_k x robust day-to-day spread); 0 turns history off."""
 
     def min_samples_for(self, percentile: float) -> int:
         """The configured minimum for `percentile`, else that of the nearest lower configured

@@ -10,7 +10,8 @@ scenario or load point simply has no points for it (the gates say `no baseline`)
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,8 @@ from cibench.artifacts import (
 from cibench.client.credentials import BasicAuth, redact_url, split_credentials
 from cibench.config.capacity import LOAD_AXES
 from cibench.errors import BaselineMissing, BaselineUnreadable, CibenchError
-from cibench.gates.rules import Baseline, BaselinePoint, baseline_point
+from cibench.gates.interval import as_floats, robust_spread
+from cibench.gates.rules import REGRESSION_GATES, Baseline, BaselinePoint, baseline_point
 from cibench.gates.samples import load_run_samples
 from cibench.urls import redact_userinfo, url_problem
 
@@ -246,6 +248,38 @@ def capacity_from_run(
     }
 
 
+def with_history(
+    points: dict[tuple[str, LoadPointKey], BaselinePoint],
+    history: Sequence[RunResults],
+) -> dict[tuple[str, LoadPointKey], BaselinePoint]:
+    """Attach each regression gate's robust day-to-day spread over `history` (newest first, the
+    baseline run included) to the points; a point seen in fewer than three runs gets none."""
+    series: dict[tuple[str, LoadPointKey], dict[str, list[float]]] = {}
+    runs: dict[tuple[str, LoadPointKey], int] = {}
+    for run in history:
+        for results in run.scenarios:
+            for point in results.perf:
+                where = (results.scenario, point.key)
+                if where not in points:
+                    continue
+                runs[where] = runs.get(where, 0) + 1
+                row = baseline_point(point)
+                for spec in REGRESSION_GATES:
+                    value = row.value(spec.gate)
+                    if value is not None:
+                        series.setdefault(where, {}).setdefault(spec.gate, []).append(value)
+    out = dict(points)
+    for where, by_gate in series.items():
+        spread = {
+            gate: found
+            for gate, values in by_gate.items()
+            if (found := robust_spread(as_floats(values))) is not None
+        }
+        if spread:
+            out[where] = replace(out[where], spread=spread, history_runs=runs[where])
+    return out
+
+
 def _run_time(run_dir: Path) -> float:
     session = RunReader(run_dir).session()
     for value in (session.end_s, session.start_s):
@@ -255,9 +289,14 @@ def _run_time(run_dir: Path) -> float:
 
 
 def from_artifacts(
-    path: Path, *, scenarios: Collection[str], exclude: Path | None = None
+    path: Path,
+    *,
+    scenarios: Collection[str],
+    exclude: Path | None = None,
+    history_runs: int = 1,
 ) -> Baseline:
-    """A baseline from one run directory, or from the newest daily runs under an artifacts root."""
+    """A baseline from one run directory, or from the newest daily runs under an artifacts root
+    (whose newest `history_runs` dailies give each gate's day-to-day spread)."""
     if not path.exists():
         raise BaselineUnreadable(
             f"baseline {path}: no such directory. Pass a previous daily run's artifacts "
@@ -289,23 +328,30 @@ def from_artifacts(
     baseline = Baseline(source=f"artifacts {path} (no daily run found)")
     used: list[str] = []
     remaining = set(scenarios)
+    history: list[RunResults] = []
     for _, child in sorted(candidates, reverse=True):
-        if not remaining and baseline.functional_passed.keys() >= set(scenarios):
+        if (
+            not remaining
+            and baseline.functional_passed.keys() >= set(scenarios)
+            and len(history) >= history_runs
+        ):
             break
         try:
             run = read_run(child)
         except CibenchError:
             continue
+        history.append(run)
         for scenario, passed in functional_passed_in_run(run, scenarios).items():
             baseline.functional_passed.setdefault(scenario, passed)
-        points = baseline_from_run(run, remaining)
-        capacity = capacity_from_run(run, remaining)
+        points = baseline_from_run(run, remaining) if remaining else {}
+        capacity = capacity_from_run(run, remaining) if remaining else {}
         if points or capacity:
             baseline.points.update(points)
             baseline.capacity.update(capacity)
             found = {scenario for scenario, _ in points} | {scenario for scenario, _ in capacity}
             remaining -= found
             used.append(f"{child.name} for {', '.join(sorted(found))}")
+    baseline.points = with_history(baseline.points, history[:history_runs])
     if used:
         baseline.source = f"artifacts {path} ({'; '.join(used)})"
     return baseline
@@ -321,8 +367,10 @@ def load_baseline(
     auth: BasicAuth | None = None,
     exclude: Path | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    history_runs: int = 1,
 ) -> Baseline:
-    """Resolve `source` (URL, `pushgateway` or a path) and load the baseline it names."""
+    """Resolve `source` (URL, `pushgateway` or a path) and load the baseline it names
+    (`history_runs`: dailies of an artifacts root whose spread may widen the margins)."""
     if source == PUSHGATEWAY_KEYWORD:
         if not pushgateway_url:
             raise BaselineMissing(
@@ -340,4 +388,6 @@ def load_baseline(
         return from_pushgateway(
             source, scenarios=scenarios, prefix=prefix, job=job, auth=auth, timeout_s=timeout_s
         )
-    return from_artifacts(Path(source), scenarios=scenarios, exclude=exclude)
+    return from_artifacts(
+        Path(source), scenarios=scenarios, exclude=exclude, history_runs=history_runs
+    )

@@ -151,6 +151,10 @@ class BaselinePoint:
     qps: float | None
     samples: PointSamples | None = field(default=None, compare=False)
     """The baseline run's per-request records (None: a Pushgateway holds only quantiles)."""
+    spread: Mapping[str, float] = field(default_factory=dict, compare=False)
+    """Relative day-to-day spread per regression gate, from previous daily runs."""
+    history_runs: int = 0
+    """How many daily runs `spread` rests on."""
 
     def value(self, gate: str) -> float | None:
         """The baseline number a regression gate compares with."""
@@ -440,6 +444,24 @@ def configured_margin(gate: str, thresholds: GateThresholds) -> float:
     return margins[gate]
 
 
+def effective_margin(
+    configured: float, spread: float | None, k: float, history_runs: int
+) -> tuple[float, str]:
+    """max(configured, k x day-to-day spread), and a note saying which one applied."""
+    if spread is None or k <= 0:
+        return configured, f"margin {configured:.0%} (configured)"
+    widened = k * spread
+    if widened > configured:
+        return widened, (
+            f"margin {widened:.1%} (history: {k:g} x {spread:.1%} spread over "
+            f"{history_runs} dailies > configured {configured:.0%})"
+        )
+    return configured, (
+        f"margin {configured:.0%} (configured; history {k:g} x {spread:.1%} over "
+        f"{history_runs} dailies is smaller)"
+    )
+
+
 def _seed(*parts: str) -> int:
     """A fixed seed per gate and load point: reruns give identical intervals."""
     return zlib.crc32("|".join(parts).encode())
@@ -512,9 +534,14 @@ def regression_verdict(
     subject = point.key.describe()
     current = spec.current(point)
     baseline = base.value(spec.gate)
-    margin = configured_margin(spec.gate, thresholds)
+    margin, margin_note = effective_margin(
+        configured_margin(spec.gate, thresholds),
+        base.spread.get(spec.gate),
+        thresholds.history_k,
+        base.history_runs,
+    )
     verdict = Verdict(spec.gate, "perf", scenario, subject, spec.metric, current, baseline, margin)
-    verdict = replace(verdict, margin_note=f"margin {margin:.0%} (configured)")
+    verdict = replace(verdict, margin_note=margin_note)
     if baseline is None or baseline <= 0:
         detail = "" if baseline is None else "baseline is 0"
         return replace(verdict, status="no baseline", detail=detail)

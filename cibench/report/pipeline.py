@@ -107,6 +107,7 @@ def resolve_baseline(
             auth=auth,
             exclude=run.run_dir,
             timeout_s=timeout_s,
+            history_runs=settings.gates.history_runs,
         )
     except BaselineUnreadable:
         raise  # a path that does not exist is a typo to report, not "no baseline"

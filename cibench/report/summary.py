@@ -56,10 +56,12 @@ def format_interval(verdict: Verdict) -> str:
 
 
 def format_margin(verdict: Verdict) -> str:
-    """The margin a regression gate applied (`10%`), else `-`."""
+    """The margin a regression gate applied (`10%`, `14.2% (history)` when the daily history
+    widened it), else `-`."""
     if verdict.gate not in REGRESSION_GATE_NAMES or verdict.threshold is None:
         return "-"
-    return f"{verdict.threshold * 100:.3g}%"
+    text = f"{verdict.threshold * 100:.3g}%"
+    return text + " (history)" if "history:" in verdict.margin_note else text
 
 
 def verdict_text(verdict: Verdict) -> str:

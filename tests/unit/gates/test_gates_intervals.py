@@ -1,5 +1,5 @@
 """Regression verdicts with uncertainty: bootstrap intervals, the three-way decision, samples
-read from per-request records, low-confidence marks."""
+read from per-request records, history-widened margins, low-confidence marks."""
 
 from __future__ import annotations
 
@@ -182,3 +182,27 @@ def test_gates_json_carries_interval_samples_and_margin(tmp_path: Path) -> None:
     assert record.samples == 120
     assert record.margin_source == "margin 10% (configured)"
     assert Verdict.from_record(record) == verdicts[0]
+
+
+def test_daily_history_widens_the_margin_and_says_so(tmp_path: Path) -> None:
+    root = tmp_path / "artifacts"
+    # five noisy nights: each night's latency level differs by about +-10 %
+    for night, scale in enumerate([1.0, 1.12, 0.9, 1.08, 0.95]):
+        run_with_records(root / f"2026010{night}-000000-aaaa", scale, 150, "daily", seed=night)
+    candidate = run_with_records(tmp_path / "pr", 1.15, 150, seed=42)
+
+    run = read_run(candidate)
+    base = from_artifacts(root, scenarios=["local-sim"], history_runs=5)
+    verdicts = evaluate(run, base, THRESHOLDS, load_run_samples(run))
+    [ttft] = [v for v in verdicts if v.gate == "ttft_p99"]
+
+    assert ttft.threshold is not None
+    assert ttft.threshold > THRESHOLDS.ttft_p99_increase
+    assert "history: 3 x" in ttft.margin_note
+    assert "over 5 dailies" in ttft.margin_note
+    assert "(history)" in "\n".join(render_table([ttft]))
+    # history_k 0 turns it off: the configured margin applies
+    plain = evaluate(run, base, THRESHOLDS.model_copy(update={"history_k": 0.0}))
+    [ttft] = [v for v in plain if v.gate == "ttft_p99"]
+    assert ttft.threshold == THRESHOLDS.ttft_p99_increase
+    assert ttft.margin_note == "margin 10% (configured)"
