@@ -25,12 +25,11 @@ from cibench.launch import Endpoint
 from cibench.plan import AccuracyItem, FunctionalItem, PerfItem, StageOff
 from cibench.postsession import PostSession
 from cibench.redact import contains_secret, scrub
-from cibench.session import CibenchSession, RunContext
+from cibench.session import SESSION_KEY, CibenchSession, RunContext
 
 if TYPE_CHECKING:
     import openai
 
-SESSION_KEY = pytest.StashKey[CibenchSession]()
 PARAM_STAGES: dict[str, Stage] = {
     "functional_case": "functional",
     "perf_point": "perf",

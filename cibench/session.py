@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
 
 from cibench import __version__
 from cibench.artifacts import RunWriter, SessionFile, SessionScenario
@@ -22,6 +25,9 @@ from cibench.redact import register_secret
 from cibench.runinfo import detect_branch, detect_commit, new_run_id, utc_now_iso
 from cibench.servers import RunFacts, ServerPool
 from cibench.urls import is_url, redact_userinfo, url_problem
+
+if TYPE_CHECKING:
+    from cibench.gates.confirm import Confirmer
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class CibenchSession:
     stages_seen: dict[str, list[Stage]] = field(default_factory=dict)
     plan_error: CibenchError | None = None
     _api_keys: dict[str, str | None] = field(default_factory=dict)
+    _confirmer: Confirmer | None = None
 
     @property
     def run_id(self) -> str:
@@ -76,6 +83,23 @@ class CibenchSession:
     def settings(self) -> Settings:
         """settings.yaml with the run's overrides applied."""
         return self.options.settings_with_overrides(self.configs.settings)
+
+    def confirmer(self) -> Confirmer:
+        """The PR run's confirm step (`cibench.gates.confirm`), built on first use: it loads the
+        baseline once per scenario and keeps the session's re-measurement budget."""
+        if self._confirmer is None:
+            from cibench.gates.confirm import Confirmer  # numpy: only when perf runs
+
+            settings = self.settings
+            self._confirmer = Confirmer(
+                settings=settings,
+                run_type=self.options.run_type,
+                source=self.options.baseline_or(settings),
+                pushgateway_url=self.options.pushgateway_or(settings),
+                run_dir=self.run_dir,
+                gates_enabled=self.options.gates_enabled,
+            )
+        return self._confirmer
 
     @property
     def run_dir(self) -> Path:
@@ -268,3 +292,7 @@ class CibenchSession:
         run = RunWriter(self.run_dir).scenario(scenario_id).run_file()
         served = run.served_model_name if run is not None else None
         return served if served and served != AUTO_MODEL else None
+
+
+SESSION_KEY = pytest.StashKey[CibenchSession]()
+"""Where the plugin keeps the run's `CibenchSession` (`config.stash[SESSION_KEY]`)."""

@@ -26,7 +26,7 @@ from cibench.errors import DatasetError
 from cibench.failures.logscan import LogPattern
 from cibench.perf.runner import PointOutcome, RunTarget, run_point
 from cibench.plan import AccuracyItem, PerfItem
-from cibench.session import RunContext
+from cibench.session import SESSION_KEY, RunContext
 
 __all__ = ["measure_capacity", "measure_perf_point", "score_accuracy"]
 
@@ -88,12 +88,13 @@ def measure_perf_point(
     than the profile's `max_failure_ratio` of requests failed (or fewer than `min_good_ratio`
     met the goodput SLO). A harness-bound point is warned about and flagged in its summary
     row; the regression gates exclude it rather than failing the run on a property of the
-    runner."""
+    runner. On a PR run with a baseline, a point whose regression verdict is not a clear pass
+    is measured once more (`cibench.gates.confirm`, settings `gates.confirm`) before the
+    post-session gates."""
     profile = perf_point.profile
     target = _target(perf_point, server, log_patterns)
-    outcome = run_point(
-        target, profile, perf_point.point, ScenarioWriter(stage_dir), report=live_writer(config)
-    )
+    write = live_writer(config)
+    outcome = run_point(target, profile, perf_point.point, ScenarioWriter(stage_dir), report=write)
     problems = outcome.failures(profile.max_failure_ratio, profile.min_good_ratio)
     for harness in outcome.health.reasons:
         warnings.warn(
@@ -101,6 +102,21 @@ def measure_perf_point(
             "regression gates are excluded)",
             stacklevel=1,
         )
+    session = config.stash.get(SESSION_KEY, None)
+    if not problems and not outcome.health.harness_bound and session is not None:
+        # PR runs: a point whose regression verdict is unsettled is measured once more now
+        for line in session.confirmer().after_point(
+            perf_point.scenario_id,
+            outcome.summary_csv,
+            outcome.requests_csv,
+            outcome.summary.duration_s,
+            lambda where: run_point(
+                target, profile, perf_point.point, ScenarioWriter(where), report=write
+            ),
+        ):
+            if write is not None:
+                write(line)
+            print(line)
     if problems:
         lines = [f"load point {perf_point.id} (profile '{perf_point.profile_name}'):"]
         lines += [f"  - {problem}" for problem in problems + outcome.notes]

@@ -11,6 +11,9 @@ METRICS_PROM = "metrics.prom"
 RUN_JSON = "run.json"
 ACCURACY_CSV = "accuracy.csv"
 PERF_DIR = "perf"
+CONFIRM_DIR = "confirm"
+"""`<scenario>/confirm/perf/`: a PR run's confirmation re-measurements (same file names as
+`perf/`, read only by the regression gates, which pool them with the first measurement)."""
 FUNCTIONAL_GLOB = "functional*.csv"
 SUMMARY_GLOB = "summary_*.csv"
 

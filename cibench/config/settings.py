@@ -21,6 +21,15 @@ class FunctionalTimeouts(StrictModel):
     max_retry_after_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
 
 
+class ConfirmSettings(StrictModel):
+    """PR runs: re-measure once a load point whose regression verdict is not a clear pass."""
+
+    enabled: bool = True
+    budget_seconds: Seconds = 60.0
+    """All re-measurements of one session (of one xdist worker) together: a point that would
+    take longer than what is left is not re-measured, and the output says so."""
+
+
 class GateThresholds(StrictModel):
     """Regression and completeness thresholds (ratios: 0.10 = 10%)."""
 
@@ -43,6 +52,7 @@ class GateThresholds(StrictModel):
     """Previous daily runs (artifacts-root baseline) whose day-to-day spread may widen a margin."""
     history_k: NonNegativeFloat = 3.0
     """Margin = max(configured, history_k x robust day-to-day spread); 0 turns history off."""
+    confirm: ConfirmSettings = ConfirmSettings()
 
     def min_samples_for(self, percentile: float) -> int:
         """The configured minimum for `percentile`, else that of the nearest lower configured

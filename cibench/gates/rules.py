@@ -533,6 +533,9 @@ def regression_verdict(
     """One regression gate of one load point: interval, margin, decision, notes."""
     subject = point.key.describe()
     current = spec.current(point)
+    if current is not None and candidate and candidate.confirm_qps and spec.percentile is None:
+        # a confirmed point's throughput: the mean of the measurement and its re-measurement
+        current = (current + sum(candidate.confirm_qps)) / (1 + len(candidate.confirm_qps))
     baseline = base.value(spec.gate)
     margin, margin_note = effective_margin(
         configured_margin(spec.gate, thresholds),
@@ -564,6 +567,10 @@ def regression_verdict(
         status = _point_decision(current / baseline - 1.0, margin, spec.higher_is_worse)
     else:
         status = decide(interval, margin, higher_is_worse=spec.higher_is_worse)
+        if candidate is not None and candidate.confirmed:
+            # the pooled records' estimate, so that delta and interval describe the same data
+            current = interval.ratio * baseline
+            notes.append(f"re-measured: {len(candidate.files)} measurements pooled")
     weak = _low_confidence(spec, candidate, base.samples, thresholds)
     if weak:
         notes.append(weak)
@@ -572,6 +579,7 @@ def regression_verdict(
         notes.insert(0, HARNESS_BOUND_NOTE)
     return replace(
         verdict,
+        current=current,
         status=status,
         detail="; ".join(notes),
         low=None if interval is None else interval.low - 1.0,

@@ -3,13 +3,14 @@
 The acs-bench file name carries control method, concurrency, backend and lengths, so a load
 point's requests file is found by name when exactly one file fits (Poisson points at several
 rates share a name: they get no samples, and their gates compare point estimates). A missing
-or unreadable file means no samples.
+or unreadable file means no samples. A PR run's confirmation re-measurement of the point
+(`<scenario>/confirm/perf/`, `cibench.gates.confirm`) is pooled with the first measurement.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,9 @@ from cibench.artifacts import (
     PerfSummaryRow,
     RunResults,
     read_requests,
+    read_summary,
 )
+from cibench.artifacts.layout import CONFIRM_DIR, PERF_DIR
 from cibench.errors import CibenchError
 from cibench.gates.interval import Floats, ThroughputSample, as_floats
 
@@ -33,6 +36,10 @@ class PointSamples:
     e2e_s: Floats
     throughput: ThroughputSample
     files: tuple[str, ...]
+    confirm_qps: tuple[float, ...] = ()
+    """The QPS of each confirmation re-measurement pooled into these samples."""
+    confirmed: bool = False
+    """True when a confirmation re-measurement is part of these samples."""
 
     @property
     def count(self) -> int:
@@ -65,7 +72,8 @@ def samples_from_rows(rows: Iterable[PerfRequestRow], files: tuple[str, ...]) ->
     )
 
 
-def _name_matches(name: str, key: LoadPointKey) -> bool:
+def name_matches(name: str, key: LoadPointKey) -> bool:
+    """Whether a `requests_*.csv` name is that of a load point with `key` (acs-bench naming)."""
     parts = (
         f"_{key.control_method}_concurrency{key.concurrency}_{key.backend}"
         f"_input{key.input_len}_output{key.output_len}_"
@@ -76,22 +84,48 @@ def _name_matches(name: str, key: LoadPointKey) -> bool:
 def requests_files(perf_dir: Path, point: PerfSummaryRow) -> list[Path]:
     """The requests file of `point` in `perf_dir` when exactly one file name fits."""
     files = sorted(perf_dir.glob("requests_*.csv"))
-    matches = [path for path in files if _name_matches(path.name, point.key)]
+    matches = [path for path in files if name_matches(path.name, point.key)]
     return matches if len(matches) == 1 else []
 
 
+def confirm_dir(perf_dir: Path) -> Path:
+    """Where the confirmation re-measurements of the points in `perf_dir` are written."""
+    return perf_dir.parent / CONFIRM_DIR / PERF_DIR
+
+
+def _confirmations(perf_dir: Path, point: PerfSummaryRow) -> tuple[list[Path], list[float]]:
+    """Requests files and summary QPS of the point's confirmation re-measurements."""
+    again = confirm_dir(perf_dir)
+    if not again.is_dir():
+        return [], []
+    files = requests_files(again, point)
+    qps: list[float] = []
+    for summary in sorted(again.glob("summary_*.csv")):
+        try:
+            rows = read_summary(summary)
+        except (OSError, ValueError, CibenchError):
+            continue
+        qps += [row.qps for row in rows if row.key == point.key and row.qps is not None]
+    return files, qps
+
+
 def load_point_samples(perf_dir: Path, point: PerfSummaryRow) -> PointSamples | None:
-    """The point's samples, or None without one readable requests file."""
+    """The point's samples (with any confirmation pooled), or None without one readable
+    requests file."""
     found = requests_files(perf_dir, point)
     if not found:
         return None
+    confirm, confirm_qps = _confirmations(perf_dir, point)
+    rows: list[PerfRequestRow] = []
     try:
-        rows = read_requests(found[0])
+        for path in found + confirm:
+            rows += read_requests(path)
     except (OSError, ValueError, CibenchError):
         return None
     if not rows:
         return None
-    return samples_from_rows(rows, (found[0].name,))
+    samples = samples_from_rows(rows, tuple(path.name for path in found + confirm))
+    return replace(samples, confirm_qps=tuple(confirm_qps), confirmed=bool(confirm))
 
 
 def load_run_samples(run: RunResults) -> dict[tuple[str, LoadPointKey], PointSamples]:
