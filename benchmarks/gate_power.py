@@ -1,0 +1,214 @@
+"""Measure the regression gates' power: false alarms on A/A pairs, detection of injected slowdowns.
+
+Run: `.venv/bin/python benchmarks/gate_power.py [--target sim|llamacpp|both] [--n N]`
+(sim, N=20: about ten minutes on two cores; each trial is two short perf runs plus, when the
+verdict is unsettled, the PR flow's one confirmation re-measurement).
+
+Each trial measures a baseline run (a fresh server, written as a daily run directory) and a
+candidate run (another fresh server) of one load point of the shipped `pr` profile (the c4
+point: 100 requests), then gates the candidate exactly as a PR run does: the perf stage's
+`Confirmer` re-measures an inconclusive or failing point once, and the post-session rules decide
+on the pooled records. Kinds of trial:
+
+- `A/A`: both servers identical: any regression gate FAILING is a false alarm;
+- `+15% latency` (simulator `--slowdown 1.15`): detected when TTFT P99 or E2E P99 FAILS;
+- `-10% throughput` (`--slowdown 1.111`, closed loop: QPS x 0.9): detected when QPS FAILS;
+- llama.cpp (`local-llamacpp`): A/A with the `llamacpp` profile's c1 point. (No injected
+  regression: the llama.cpp server has no slowdown knob, and a CPU hog is not a controlled one.)
+
+The simulator runs with `--jitter 0.1` (every interval x U[0.9, 1.1]) so that requests vary.
+Prints per kind: trials, FAIL / INCONCLUSIVE / PASS counts, re-measured count, and the rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from cibench.artifacts import RunWriter, ScenarioWriter, SessionFile, SessionScenario, read_run
+from cibench.config.loader import load_configs
+from cibench.config.perf import LoadPoint, PerfProfile
+from cibench.config.scenario import Scenario
+from cibench.gates.baseline import from_artifacts
+from cibench.gates.confirm import Confirmer, describe
+from cibench.gates.rules import evaluate
+from cibench.gates.samples import load_run_samples
+from cibench.launch import Endpoint, open_endpoint
+from cibench.perf.runner import RunTarget, run_point
+
+REPO = Path(__file__).resolve().parents[1]
+LATENCY_GATES = ("ttft_p99", "e2e_p99")
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    slowdown: float
+    detect: tuple[str, ...]
+    """Gates whose FAIL counts as detection; empty = A/A (any FAIL is a false alarm)."""
+
+
+SIM_KINDS = (
+    Kind("A/A", 1.0, ()),
+    Kind("+15% latency", 1.15, LATENCY_GATES),
+    Kind("-10% throughput", 1 / 0.9, ("qps",)),
+)
+LLAMA_KINDS = (Kind("A/A", 1.0, ()),)
+
+
+def with_args(scenario: Scenario, **args: float) -> Scenario:
+    return scenario.model_copy(update={"args": {**scenario.args, **args}})
+
+
+def write_session(run_dir: Path, run_type: str, scenario: str) -> None:
+    session = SessionFile(
+        run_id=run_dir.name,
+        run_type=run_type,
+        end=time.time(),
+        scenarios={scenario: SessionScenario(stages=["perf"])},
+    )
+    RunWriter(run_dir).finish(session)
+
+
+@contextmanager
+def served(scenario: Scenario, log_dir: Path) -> Iterator[Endpoint]:
+    with open_endpoint(scenario, log_dir) as endpoint:
+        yield endpoint
+
+
+def measure(
+    scenario: Scenario,
+    profile: PerfProfile,
+    point: LoadPoint,
+    run_dir: Path,
+    run_type: str,
+    confirmer: Confirmer | None = None,
+) -> bool:
+    """One run of `point` into `run_dir`; with a confirmer, the PR flow's confirmation too.
+    Returns whether a re-measurement happened."""
+    write_session(run_dir, run_type, scenario.id)
+    writer = RunWriter(run_dir).scenario(scenario.id)
+    with served(scenario, writer.directory) as endpoint:
+        target = RunTarget(endpoint.base_url, endpoint.model, scenario.id, scenario.id)
+        outcome = run_point(target, profile, point, writer)
+        if confirmer is None:
+            return False
+        lines = confirmer.after_point(
+            scenario.id,
+            outcome.summary_csv,
+            outcome.requests_csv,
+            outcome.summary.duration_s,
+            lambda where: run_point(target, profile, point, ScenarioWriter(where)),
+        )
+    return any("re-measured in" in line for line in lines)
+
+
+def trial(
+    kind: Kind,
+    base: Scenario,
+    profile: PerfProfile,
+    point: LoadPoint,
+    root: Path,
+    settings_dir: Path,
+) -> tuple[str, bool, str]:
+    """One baseline/candidate pair; returns (outcome, re-measured, the watched verdicts)."""
+    settings = load_configs(settings_dir).settings
+    base_dir, cand_dir = root / "base", root / "cand"
+    measure(base, profile, point, base_dir, "daily")
+    candidate = with_args(base, slowdown=kind.slowdown) if kind.slowdown != 1.0 else base
+    confirmer = Confirmer(
+        settings=settings,
+        run_type="pr",
+        source=str(base_dir),
+        pushgateway_url=None,
+        run_dir=cand_dir,
+        environ={},
+    )
+    remeasured = measure(candidate, profile, point, cand_dir, "pr", confirmer)
+    run = read_run(cand_dir)
+    baseline = from_artifacts(base_dir, scenarios=[base.id])
+    verdicts = [
+        v
+        for v in evaluate(run, baseline, settings.gates, load_run_samples(run))
+        if v.gate in ("ttft_p99", "e2e_p99", "qps")
+    ]
+    watched = [v for v in verdicts if not kind.detect or v.gate in kind.detect]
+    short = "  ".join(describe(v) for v in watched)
+    if any(v.failed for v in watched):
+        return "fail", remeasured, short
+    if any(v.status == "inconclusive" for v in watched):
+        return "inconclusive", remeasured, short
+    return "pass", remeasured, short
+
+
+def run_kinds(
+    label: str,
+    kinds: tuple[Kind, ...],
+    scenario: Scenario,
+    profile: PerfProfile,
+    point: LoadPoint,
+    n: int,
+    settings_dir: Path,
+) -> None:
+    print(
+        f"\n{label}: load point {point.id}, {point.num_requests} requests, n={n} per kind",
+        flush=True,
+    )
+    for kind in kinds:
+        counts: Counter[str] = Counter()
+        again = 0
+        started = time.monotonic()
+        for index in range(n):
+            with tempfile.TemporaryDirectory(prefix="gate-power-") as tmp:
+                outcome, remeasured, short = trial(
+                    kind, scenario, profile, point, Path(tmp), settings_dir
+                )
+            counts[outcome] += 1
+            again += remeasured
+            print(
+                f"  {kind.name:<16} trial {index + 1}/{n}: {outcome}"
+                f"{' (re-measured)' if remeasured else ''}: {short}",
+                flush=True,
+            )
+        rate = counts["fail"] / n
+        what = "false alarms" if not kind.detect else "detected"
+        print(
+            f"{label} {kind.name:<16} FAIL {counts['fail']:>2}  INCONCLUSIVE "
+            f"{counts['inconclusive']:>2}  PASS {counts['pass']:>2}  re-measured {again:>2}  "
+            f"-> {what} {counts['fail']}/{n} ({rate:.0%})  [{time.monotonic() - started:.0f} s]",
+            flush=True,
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", choices=("sim", "llamacpp", "both"), default="sim")
+    parser.add_argument(
+        "--n", type=int, default=None, help="trials per kind (default 20 for sim, 10 for llamacpp)"
+    )
+    parser.add_argument("--jitter", type=float, default=0.1)
+    args = parser.parse_args()
+    configs_dir = REPO / "configs"
+    configs = load_configs(configs_dir)
+    if args.target in ("sim", "both"):
+        profile = configs.perf_profiles["pr"]
+        point = next(p for p in profile.load_points() if p.concurrency == 4)
+        sim = with_args(configs.scenario("local-sim"), jitter=args.jitter)
+        run_kinds("local-sim", SIM_KINDS, sim, profile, point, args.n or 20, configs_dir)
+    if args.target in ("llamacpp", "both"):
+        profile = configs.perf_profiles["llamacpp"]
+        point = profile.load_points()[0]
+        llama = configs.scenario("local-llamacpp")
+        run_kinds("local-llamacpp", LLAMA_KINDS, llama, profile, point, args.n or 10, configs_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
