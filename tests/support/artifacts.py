@@ -11,12 +11,15 @@ from cibench.artifacts import (
     AccuracyRow,
     FunctionalCaseRow,
     LatencyStats,
+    PerfRequestRow,
     PerfSummaryRow,
     RunFile,
     RunWriter,
+    ScenarioWriter,
     SessionFile,
     SessionScenario,
 )
+from cibench.artifacts.writer import LoadPointFiles
 
 
 def write_session(
@@ -191,3 +194,27 @@ def write_complete_run(
     write_perf(run_dir, scenario, [perf_row(ttft_p99=ttft_p99, e2e_p99=e2e_p99, qps=qps)])
     write_accuracy(run_dir, scenario)
     return run_dir
+
+
+def record_measured_point(
+    writer: ScenarioWriter, ttft_s: Sequence[float], e2e_s: Sequence[float]
+) -> LoadPointFiles:
+    """Record a load point of successful requests with these latencies (the stage's writer) and
+    the summary row they give: P99s as the perf stage computes them (linear interpolation), QPS
+    from Little's law with 2 streams."""
+    import numpy as np  # only the tests that write records need it
+
+    requests = [
+        PerfRequestRow(request_index=i, success=True, ttft_s=float(first), e2e_s=float(last),
+                       total_time_s=float(last))
+        for i, (first, last) in enumerate(zip(ttft_s, e2e_s, strict=True))
+    ]  # fmt: skip
+    row = perf_row(
+        ttft_p99=float(np.percentile(ttft_s, 99)),
+        e2e_p99=float(np.percentile(e2e_s, 99)),
+        qps=2 / float(np.mean(e2e_s)),
+        requests=len(requests),
+        provider="sim",
+        dataset="random",
+    )
+    return writer.record_load_point(row, requests)

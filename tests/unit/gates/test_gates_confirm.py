@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from cibench.artifacts import PerfRequestRow, RunWriter, ScenarioWriter, read_run
+from cibench.artifacts import RunWriter, ScenarioWriter, read_run
 from cibench.artifacts.writer import LoadPointFiles
 from cibench.config.settings import ConfirmSettings, GateThresholds, Settings
 from cibench.gates.confirm import Confirmer
 from cibench.gates.rules import evaluate
 from cibench.gates.samples import load_run_samples
-from tests.support.artifacts import perf_row, write_session
+from tests.support.artifacts import record_measured_point, write_session
 
 
 def latencies(n: int, scale: float, seed: int, noise: float = 0.25) -> np.ndarray:
@@ -24,21 +24,7 @@ def latencies(n: int, scale: float, seed: int, noise: float = 0.25) -> np.ndarra
 def record(writer: ScenarioWriter, scale: float, seed: int, n: int, noise: float) -> LoadPointFiles:
     """One load point of `n` successful requests, recorded as the perf stage does."""
     ttft = latencies(n, scale, seed, noise) / 4
-    e2e = latencies(n, scale, seed + 1, noise)
-    requests = [
-        PerfRequestRow(request_index=i, success=True, ttft_s=float(first), e2e_s=float(last),
-                       total_time_s=float(last))
-        for i, (first, last) in enumerate(zip(ttft, e2e, strict=True))
-    ]  # fmt: skip
-    row = perf_row(
-        ttft_p99=float(np.percentile(ttft, 99)),
-        e2e_p99=float(np.percentile(e2e, 99)),
-        qps=2 / float(np.mean(e2e)),
-        requests=n,
-        provider="sim",
-        dataset="random",
-    )
-    return writer.record_load_point(row, requests)
+    return record_measured_point(writer, ttft, latencies(n, scale, seed + 1, noise))
 
 
 def write_run(

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cibench.artifacts import PerfRequestRow, RunWriter, read_run
+from cibench.artifacts import RunWriter, read_run
 from cibench.config.settings import GateThresholds
 from cibench.gates.baseline import from_artifacts
 from cibench.gates.interval import (
@@ -21,7 +21,7 @@ from cibench.gates.interval import (
 from cibench.gates.rules import Verdict, evaluate
 from cibench.gates.samples import load_run_samples
 from cibench.report.summary import render_table
-from tests.support.artifacts import perf_row, write_session
+from tests.support.artifacts import record_measured_point, write_session
 
 THRESHOLDS = GateThresholds()
 
@@ -103,26 +103,11 @@ def test_robust_spread_ignores_one_bad_night() -> None:
 def run_with_records(
     run_dir: Path, scale: float, n: int, run_type: str = "pr", seed: int = 1
 ) -> Path:
-    """A run whose one load point has `n` successful requests (with the stage's writer) and
-    the summary row those records give: P99s as the perf stage computes them, QPS from
-    Little's law with 2 streams."""
+    """A run whose one load point has `n` successful requests (with the stage's writer)."""
     write_session(run_dir, {"local-sim": ["perf"]}, run_type=run_type)
     ttft = latencies(n, scale, seed=seed) / 4
     e2e = latencies(n, scale, seed=seed + 100)
-    requests = [
-        PerfRequestRow(request_index=i, success=True, ttft_s=float(first), e2e_s=float(last),
-                       total_time_s=float(last))
-        for i, (first, last) in enumerate(zip(ttft, e2e, strict=True))
-    ]  # fmt: skip
-    row = perf_row(
-        ttft_p99=float(np.percentile(ttft, 99)),
-        e2e_p99=float(np.percentile(e2e, 99)),
-        qps=2 / float(np.mean(e2e)),
-        requests=n,
-        provider="sim",
-        dataset="random",
-    )
-    RunWriter(run_dir).scenario("local-sim").record_load_point(row, requests)
+    record_measured_point(RunWriter(run_dir).scenario("local-sim"), ttft, e2e)
     return run_dir
 
 
