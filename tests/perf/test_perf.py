@@ -3,7 +3,8 @@
 Each test drives its load point against the scenario's server, appends a row to
 `perf/summary_<scenario>_<control>_<backend>_<time>.csv` and writes the point's
 `perf/requests_*.csv`; it fails when more than the profile's `max_failure_ratio` of requests
-failed, or when the harness itself was the bottleneck (`cibench.stages.measure_perf_point`).
+failed. A harness-bound point is reported and its regression gates excluded; on a PR run with a
+baseline, an unsettled point is measured once more (`cibench.stages.measure_perf_point`).
 A profile with `control_method: search`, `ladder` or `soak` gets one test per shape (a length
 ladder: one in all) that runs the whole search, ladder or soak (`measure_capacity`,
 docs/capacity.md).
