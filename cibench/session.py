@@ -19,6 +19,7 @@ from cibench.config.options import CibenchOptions
 from cibench.config.scenario import AUTO_MODEL, URL_SCENARIO_KEY_ENV, Scenario
 from cibench.config.settings import Settings
 from cibench.errors import CibenchError, ConfigError
+from cibench.launch import Endpoint, Launcher, make_launcher
 from cibench.launch.url import url_scenario
 from cibench.plan import ScenarioPlan, build_plan
 from cibench.redact import register_secret
@@ -65,6 +66,7 @@ class CibenchSession:
     plan_error: CibenchError | None = None
     _api_keys: dict[str, str | None] = field(default_factory=dict)
     _confirmer: Confirmer | None = None
+    _confirm_baseline: tuple[Launcher, Endpoint] | None = None
 
     @property
     def run_id(self) -> str:
@@ -188,10 +190,35 @@ class CibenchSession:
             self._pool = ServerPool(self.run_dir, self.facts(), self.api_key)
         return self._pool
 
+    def confirm_baseline_endpoint(self) -> Endpoint | None:
+        """The server of `gates.confirm.baseline_scenario` (started on first use, kept until
+        `close_servers`), or None when no baseline scenario is configured. Raises
+        `CibenchError` when it cannot start."""
+        scenario_id = self.settings.gates.confirm.baseline_scenario
+        if scenario_id is None:
+            return None
+        if self._confirm_baseline is None:
+            launcher = make_launcher(
+                self.scenario(scenario_id),
+                self.run_dir / f"confirm-baseline-{scenario_id}",
+                api_key=self.api_key(scenario_id),
+            )
+            try:
+                endpoint = launcher.start()
+            except CibenchError:
+                launcher.stop()
+                raise
+            self._confirm_baseline = (launcher, endpoint)
+        return self._confirm_baseline[1]
+
     def close_servers(self) -> None:
-        """Stop whatever scenario server is still running."""
+        """Stop whatever scenario server is still running (and the confirm step's baseline)."""
         if self._pool is not None:
             self._pool.stop_current()
+        if self._confirm_baseline is not None:
+            launcher, _ = self._confirm_baseline
+            self._confirm_baseline = None
+            launcher.stop()
 
     def check_before_run(self) -> None:
         """Refuse, before any test, what would only fail at the end: a bad `--pushgateway`

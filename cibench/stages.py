@@ -26,7 +26,7 @@ from cibench.errors import DatasetError
 from cibench.failures.logscan import LogPattern
 from cibench.perf.runner import PointOutcome, RunTarget, run_point
 from cibench.plan import AccuracyItem, PerfItem
-from cibench.session import SESSION_KEY, RunContext
+from cibench.session import SESSION_KEY, CibenchSession, RunContext
 
 __all__ = ["measure_capacity", "measure_perf_point", "score_accuracy"]
 
@@ -104,19 +104,7 @@ def measure_perf_point(
         )
     session = config.stash.get(SESSION_KEY, None)
     if not problems and not outcome.health.harness_bound and session is not None:
-        # PR runs: a point whose regression verdict is unsettled is measured once more now
-        for line in session.confirmer().after_point(
-            perf_point.scenario_id,
-            outcome.summary_csv,
-            outcome.requests_csv,
-            outcome.summary.duration_s,
-            lambda where: run_point(
-                target, profile, perf_point.point, ScenarioWriter(where), report=write
-            ),
-        ):
-            if write is not None:
-                write(line)
-            print(line)
+        confirm(session, perf_point, target, outcome, write)
     if problems:
         lines = [f"load point {perf_point.id} (profile '{perf_point.profile_name}'):"]
         lines += [f"  - {problem}" for problem in problems + outcome.notes]
@@ -155,6 +143,45 @@ def measure_capacity(
         lines += [f"  capacity: {result.capacity_csv}", f"  probes: {result.probes_csv}"]
         pytest.fail("\n".join(lines), pytrace=False)
     print(result.describe())  # shown with -rA or -s
+
+
+def confirm(
+    session: CibenchSession,
+    perf_point: PerfItem,
+    target: RunTarget,
+    outcome: PointOutcome,
+    write: Callable[[str], None] | None,
+) -> None:
+    """PR runs: a point whose regression verdict is unsettled is measured once more now (and on
+    `gates.confirm.baseline_scenario` first, when one is configured)."""
+    profile, point = perf_point.profile, perf_point.point
+
+    def remeasure_baseline(where: Path) -> object:
+        endpoint = session.confirm_baseline_endpoint()
+        assert endpoint is not None  # only passed when a baseline scenario is configured
+        base = RunTarget(
+            endpoint.base_url,
+            endpoint.model,
+            target.provider,
+            target.scenario,
+            endpoint.api_key,
+            process=endpoint.process,
+            log_patterns=target.log_patterns,
+        )
+        return run_point(base, profile, point, ScenarioWriter(where), report=write)
+
+    configured = session.settings.gates.confirm.baseline_scenario is not None
+    for line in session.confirmer().after_point(
+        perf_point.scenario_id,
+        outcome.summary_csv,
+        outcome.requests_csv,
+        outcome.summary.duration_s,
+        lambda where: run_point(target, profile, point, ScenarioWriter(where), report=write),
+        remeasure_baseline if configured else None,
+    ):
+        if write is not None:
+            write(line)
+        print(line)
 
 
 def score_accuracy(

@@ -14,6 +14,9 @@ PERF_DIR = "perf"
 CONFIRM_DIR = "confirm"
 """`<scenario>/confirm/perf/`: a PR run's confirmation re-measurements (same file names as
 `perf/`, read only by the regression gates, which pool them with the first measurement)."""
+CONFIRM_BASELINE_DIR = "confirm-baseline"
+"""`<scenario>/confirm-baseline/perf/`: the same load points measured on the baseline scenario
+(`gates.confirm.baseline_scenario`), interleaved with the confirmation; pooled into the baseline."""
 FUNCTIONAL_GLOB = "functional*.csv"
 SUMMARY_GLOB = "summary_*.csv"
 

@@ -138,6 +138,13 @@ def static_problems(configs: ConfigSet) -> list[str]:
             problem = command_problem(scenario.command)
             if problem:
                 problems.append(f"{root}/scenarios/{scenario.id}.yaml: command: {problem}.")
+    confirm_base = configs.settings.gates.confirm.baseline_scenario
+    if confirm_base is not None and confirm_base not in configs.scenarios:
+        problems.append(
+            f"{root}/settings.yaml: gates.confirm.baseline_scenario: '{confirm_base}' is not a "
+            f"scenario in {root}/scenarios/. Name one of "
+            f"{', '.join(sorted(configs.scenarios)) or '(none)'}, or set it to null."
+        )
     ids = Counter(provider.id for provider in configs.providers.providers)
     for provider_id, count in sorted(ids.items()):
         if count > 1:

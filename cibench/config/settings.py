@@ -28,6 +28,11 @@ class ConfirmSettings(StrictModel):
     budget_seconds: Seconds = 60.0
     """All re-measurements of one session (of one xdist worker) together: a point that would
     take longer than what is left is not re-measured, and the output says so."""
+    baseline_scenario: str | None = None
+    """A scenario (configs/scenarios/ id) serving the baseline build on this machine. When set,
+    the confirm step measures the unsettled point on it too, interleaved with the candidate's
+    re-measurement (baseline, then candidate), and the gates pool that fresh baseline
+    measurement with the recorded one."""
 
 
 class GateThresholds(StrictModel):

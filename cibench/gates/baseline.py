@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 from cibench.artifacts import (
     CapacityKey,
     LoadPointKey,
+    PerfSummaryRow,
     RunReader,
     RunResults,
     metric_name,
@@ -31,7 +33,7 @@ from cibench.config.capacity import LOAD_AXES
 from cibench.errors import BaselineMissing, BaselineUnreadable, CibenchError
 from cibench.gates.interval import as_floats, robust_spread
 from cibench.gates.rules import REGRESSION_GATES, Baseline, BaselinePoint, baseline_point
-from cibench.gates.samples import load_run_samples
+from cibench.gates.samples import load_run_samples, pooled, remeasured_baseline
 from cibench.urls import redact_userinfo, url_problem
 
 PUSHGATEWAY_KEYWORD = "pushgateway"
@@ -278,6 +280,44 @@ def with_history(
         if spread:
             out[where] = replace(out[where], spread=spread, history_runs=runs[where])
     return out
+
+
+def remeasured_point(base: BaselinePoint, perf_dir: Path, point: PerfSummaryRow) -> BaselinePoint:
+    """`base` with the confirm step's fresh measurement of `point` on the baseline scenario
+    pooled in (records, P99s from the pooled records, QPS the mean of both), or `base` itself
+    when there is none."""
+    fresh = remeasured_baseline(perf_dir, point)
+    if fresh is None:
+        return base
+    both = pooled(base.samples, fresh) if base.samples is not None else fresh
+    qps = [value for value in (base.qps, *fresh.confirm_qps) if value is not None]
+
+    def p99(values: np.ndarray, recorded: float | None) -> float | None:
+        return float(np.percentile(values, 99)) if values.size else recorded
+
+    return replace(
+        base,
+        ttft_p99_s=p99(both.ttft_s, base.ttft_p99_s),
+        e2e_p99_s=p99(both.e2e_s, base.e2e_p99_s),
+        qps=sum(qps) / len(qps) if qps else None,
+        samples=both,
+        remeasured=True,
+    )
+
+
+def with_remeasured_baseline(baseline: Baseline | None, run: RunResults) -> Baseline | None:
+    """The baseline with every fresh baseline-scenario measurement of `run`'s confirm step
+    pooled in (`gates.confirm.baseline_scenario`)."""
+    if baseline is None:
+        return None
+    points = dict(baseline.points)
+    for results in run.scenarios:
+        perf_dir = run.run_dir / results.scenario / "perf"
+        for point in results.perf:
+            where = (results.scenario, point.key)
+            if where in points:
+                points[where] = remeasured_point(points[where], perf_dir, point)
+    return replace(baseline, points=points)
 
 
 def _run_time(run_dir: Path) -> float:

@@ -6,8 +6,10 @@ regression gates are evaluated against the baseline (loaded once per scenario an
 when one is INCONCLUSIVE or FAIL and the session's confirmation budget allows, the point is
 measured again into `<scenario>/confirm/perf/`. The post-session gates pool the records of both
 measurements (`cibench.gates.samples`), which narrows the interval, and say so in the verdict's
-detail. The baseline is recorded data (a previous run or a Pushgateway), so only the candidate
-is re-measured; see docs/metrics.md.
+detail. The baseline is recorded data (a previous run or a Pushgateway); when a scenario serving
+the baseline build runs on this machine (`gates.confirm.baseline_scenario`), the point is
+measured on it too, interleaved (baseline, then candidate), into `<scenario>/confirm-baseline/`,
+and pooled into the baseline (`cibench.gates.baseline.remeasured_point`). See docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cibench.artifacts import PerfSummaryRow, read_summary
+from cibench.artifacts.layout import CONFIRM_BASELINE_DIR
 from cibench.client.credentials import auth_from_env
 from cibench.config.settings import Settings
 from cibench.errors import BaselineMissing, CibenchError
-from cibench.gates.baseline import load_baseline
+from cibench.gates.baseline import load_baseline, remeasured_point
 from cibench.gates.rules import (
     REGRESSION_GATES,
     Baseline,
@@ -118,7 +121,9 @@ class Confirmer:
         """The point's regression verdicts against the baseline, with its records so far."""
         baseline = self.baseline(scenario)
         found = baseline.lookup(scenario, point.key) if baseline else None
-        base = found or BaselinePoint(None, None, None)
+        base = (
+            remeasured_point(found, perf_dir, point) if found else BaselinePoint(None, None, None)
+        )
         samples = load_point_samples(perf_dir, point)
         return [
             regression_verdict(spec, scenario, point, base, self.settings.gates, samples)
@@ -132,11 +137,14 @@ class Confirmer:
         requests_csv: Path,
         duration_s: float | None,
         remeasure: Callable[[Path], object],
+        remeasure_baseline: Callable[[Path], object] | None = None,
     ) -> list[str]:
         """Re-measure the point just recorded if a verdict is unsettled and time allows.
 
         :param remeasure: measures the same load point again, recording it under the given
             scenario directory (`<scenario>/confirm/`).
+        :param remeasure_baseline: measures it on the baseline scenario, recording it under the
+            given directory (`<scenario>/confirm-baseline/`); called first (interleaved).
         :returns: lines saying what happened (empty when nothing needed confirming).
         """
         if not self.active:
@@ -150,7 +158,7 @@ class Confirmer:
             return []
         said = "; ".join(describe(verdict) for verdict in first)
         budget = self.settings.gates.confirm.budget_seconds
-        expected = duration_s or 0.0
+        expected = (duration_s or 0.0) * (2 if remeasure_baseline is not None else 1)
         if self.spent_s + expected > budget:
             left = max(budget - self.spent_s, 0.0)
             return [
@@ -158,11 +166,17 @@ class Confirmer:
                 f"confirmation budget has {left:.0f} s left, the point takes ~{expected:.0f} s)"
             ]
         started = time.monotonic()
+        what = "re-measured"
+        if remeasure_baseline is not None:
+            try:
+                remeasure_baseline(confirm_dir(perf_dir, CONFIRM_BASELINE_DIR).parent)
+            except CibenchError as exc:
+                what = f"re-measured (the baseline scenario could not be measured: {exc})"
+            else:
+                what = "re-measured with the baseline scenario (interleaved)"
         remeasure(confirm_dir(perf_dir).parent)
         took = time.monotonic() - started
         self.spent_s += took
         again = self.verdicts(scenario, perf_dir, point)
         pooled = "; ".join(describe(verdict) for verdict in again)
-        return [
-            f"confirm {point.key.describe()}: {said}: re-measured in {took:.0f} s, pooled: {pooled}"
-        ]
+        return [f"confirm {point.key.describe()}: {said}: {what} in {took:.0f} s, pooled: {pooled}"]

@@ -155,6 +155,8 @@ class BaselinePoint:
     """Relative day-to-day spread per regression gate, from previous daily runs."""
     history_runs: int = 0
     """How many daily runs `spread` rests on."""
+    remeasured: bool = False
+    """The confirm step measured the point on the baseline scenario too (pooled in)."""
 
     def value(self, gate: str) -> float | None:
         """The baseline number a regression gate compares with."""
@@ -571,6 +573,8 @@ def regression_verdict(
             # the pooled records' estimate, so that delta and interval describe the same data
             current = interval.ratio * baseline
             notes.append(f"re-measured: {len(candidate.files)} measurements pooled")
+        if base.remeasured and base.samples is not None:
+            notes.append(f"baseline re-measured: {len(base.samples.files)} measurements pooled")
     weak = _low_confidence(spec, candidate, base.samples, thresholds)
     if weak:
         notes.append(weak)

@@ -23,7 +23,7 @@ from cibench.artifacts import (
     read_requests,
     read_summary,
 )
-from cibench.artifacts.layout import CONFIRM_DIR, PERF_DIR
+from cibench.artifacts.layout import CONFIRM_BASELINE_DIR, CONFIRM_DIR, PERF_DIR
 from cibench.errors import CibenchError
 from cibench.gates.interval import Floats, ThroughputSample, as_floats
 
@@ -88,14 +88,14 @@ def requests_files(perf_dir: Path, point: PerfSummaryRow) -> list[Path]:
     return matches if len(matches) == 1 else []
 
 
-def confirm_dir(perf_dir: Path) -> Path:
-    """Where the confirmation re-measurements of the points in `perf_dir` are written."""
-    return perf_dir.parent / CONFIRM_DIR / PERF_DIR
+def confirm_dir(perf_dir: Path, which: str = CONFIRM_DIR) -> Path:
+    """Where the confirmation re-measurements of the points in `perf_dir` are written
+    (`which`: `confirm` for the candidate, `confirm-baseline` for the baseline scenario)."""
+    return perf_dir.parent / which / PERF_DIR
 
 
-def _confirmations(perf_dir: Path, point: PerfSummaryRow) -> tuple[list[Path], list[float]]:
-    """Requests files and summary QPS of the point's confirmation re-measurements."""
-    again = confirm_dir(perf_dir)
+def _confirmations(again: Path, point: PerfSummaryRow) -> tuple[list[Path], list[float]]:
+    """Requests files and summary QPS of the point's re-measurements in `again`."""
     if not again.is_dir():
         return [], []
     files = requests_files(again, point)
@@ -109,23 +109,49 @@ def _confirmations(perf_dir: Path, point: PerfSummaryRow) -> tuple[list[Path], l
     return files, qps
 
 
+def _samples(paths: list[Path], confirm_qps: list[float], confirmed: bool) -> PointSamples | None:
+    rows: list[PerfRequestRow] = []
+    try:
+        for path in paths:
+            rows += read_requests(path)
+    except (OSError, ValueError, CibenchError):
+        return None
+    if not rows:
+        return None
+    samples = samples_from_rows(rows, tuple(path.name for path in paths))
+    return replace(samples, confirm_qps=tuple(confirm_qps), confirmed=confirmed)
+
+
 def load_point_samples(perf_dir: Path, point: PerfSummaryRow) -> PointSamples | None:
     """The point's samples (with any confirmation pooled), or None without one readable
     requests file."""
     found = requests_files(perf_dir, point)
     if not found:
         return None
-    confirm, confirm_qps = _confirmations(perf_dir, point)
-    rows: list[PerfRequestRow] = []
-    try:
-        for path in found + confirm:
-            rows += read_requests(path)
-    except (OSError, ValueError, CibenchError):
-        return None
-    if not rows:
-        return None
-    samples = samples_from_rows(rows, tuple(path.name for path in found + confirm))
-    return replace(samples, confirm_qps=tuple(confirm_qps), confirmed=bool(confirm))
+    confirm, confirm_qps = _confirmations(confirm_dir(perf_dir), point)
+    return _samples(found + confirm, confirm_qps, bool(confirm))
+
+
+def remeasured_baseline(perf_dir: Path, point: PerfSummaryRow) -> PointSamples | None:
+    """The point as measured on the baseline scenario by the confirm step (`confirm_qps`: its
+    summary QPS), or None when it was not."""
+    files, qps = _confirmations(confirm_dir(perf_dir, CONFIRM_BASELINE_DIR), point)
+    return _samples(files, qps, True) if files else None
+
+
+def pooled(first: PointSamples, second: PointSamples) -> PointSamples:
+    """Both samples as one (pure)."""
+    return PointSamples(
+        ttft_s=np.concatenate([first.ttft_s, second.ttft_s]),
+        e2e_s=np.concatenate([first.e2e_s, second.e2e_s]),
+        throughput=ThroughputSample(
+            np.concatenate([first.throughput.durations_s, second.throughput.durations_s]),
+            np.concatenate([first.throughput.successes, second.throughput.successes]),
+        ),
+        files=first.files + second.files,
+        confirm_qps=first.confirm_qps + second.confirm_qps,
+        confirmed=True,
+    )
 
 
 def load_run_samples(run: RunResults) -> dict[tuple[str, LoadPointKey], PointSamples]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from cibench.artifacts import GatesFile, RunResults, RunWriter, read_run
 from cibench.config.settings import Settings
 from cibench.errors import BaselineMissing, BaselineUnreadable, CibenchError, PushError
-from cibench.gates.baseline import load_baseline
+from cibench.gates.baseline import load_baseline, with_remeasured_baseline
 from cibench.gates.rules import Baseline, Verdict, evaluate, skip_counts
 from cibench.gates.samples import load_run_samples
 from cibench.metrics.build import build_registry
@@ -171,6 +171,7 @@ def gate_run(
     except BaselineUnreadable as exc:
         baseline, baseline_error = None, str(exc)
         baseline_line = f"baseline: FAILED: {exc}"
+    baseline = with_remeasured_baseline(baseline, run)
     verdicts = evaluate(run, baseline, settings.gates, load_run_samples(run))
     lines = [baseline_line, *render_table(verdicts)]
     if require_baseline and baseline_error is None:

@@ -83,3 +83,20 @@ def test_a_profile_gating_p99_on_too_few_requests_is_a_warning_not_a_failure(
     assert "the gated P99 wants >= 100 per load point (gates.min_samples)" in warning
     assert warning in result.stdout
     assert not [w for w in report["warnings"] if w.startswith("local-sim daily:")]
+
+
+def test_a_confirm_baseline_scenario_that_does_not_exist_is_a_problem(tmp_path: Path) -> None:
+    configs = tmp_path / "configs"
+    shutil.copytree(REPO_CONFIGS, configs)
+    settings = configs / "settings.yaml"
+    settings.write_text(
+        settings.read_text().replace("baseline_scenario: null", "baseline_scenario: main-build")
+    )
+
+    result = lint(configs)
+
+    assert result.returncode == 1
+    assert (
+        f"{configs}/settings.yaml: gates.confirm.baseline_scenario: 'main-build' is not a "
+        f"scenario in {configs}/scenarios/." in result.stdout
+    )

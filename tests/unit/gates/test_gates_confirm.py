@@ -11,6 +11,8 @@ import numpy as np
 from cibench.artifacts import RunWriter, ScenarioWriter, read_run
 from cibench.artifacts.writer import LoadPointFiles
 from cibench.config.settings import ConfirmSettings, GateThresholds, Settings
+from cibench.errors import LaunchError
+from cibench.gates.baseline import with_remeasured_baseline
 from cibench.gates.confirm import Confirmer
 from cibench.gates.rules import evaluate
 from cibench.gates.samples import load_run_samples
@@ -117,3 +119,62 @@ def test_nothing_is_confirmed_on_a_daily_run_or_without_a_baseline(tmp_path: Pat
             == []
         )
     assert calls == []
+
+
+def test_a_baseline_scenario_is_measured_first_and_pooled_into_the_baseline(
+    tmp_path: Path,
+) -> None:
+    write_run(tmp_path / "base", 1.0, seed=1, run_type="daily")
+    files = write_run(tmp_path / "pr", 1.12, seed=2)
+    order: list[str] = []
+
+    def remeasure(where: Path) -> object:
+        order.append(where.name)
+        return record(ScenarioWriter(where), 1.12, 3, 200, 0.25)
+
+    def remeasure_baseline(where: Path) -> object:
+        order.append(where.name)  # a busier machine now: the baseline build is slower too
+        return record(ScenarioWriter(where), 1.12, 4, 200, 0.25)
+
+    confirm = confirmer(tmp_path / "base", tmp_path)
+    [line] = confirm.after_point(
+        "local-sim", files.summary_csv, files.requests_csv, 5.0, remeasure, remeasure_baseline
+    )
+
+    assert order == ["confirm-baseline", "confirm"]
+    assert "re-measured with the baseline scenario (interleaved)" in line
+    run = read_run(tmp_path / "pr")
+    recorded = confirm.baseline("local-sim")
+    fresh = with_remeasured_baseline(recorded, run)
+    assert recorded is not None
+    assert fresh is not None
+    [(where, before)] = recorded.points.items()
+    after = fresh.points[where]
+    assert after.samples is not None
+    assert after.samples.count == 260
+    assert before.e2e_p99_s is not None
+    assert after.e2e_p99_s is not None
+    assert after.e2e_p99_s > before.e2e_p99_s
+    verdicts = evaluate(run, fresh, confirm.settings.gates, load_run_samples(run))
+    [e2e] = [v for v in verdicts if v.gate == "e2e_p99"]
+    assert "baseline re-measured: 2 measurements pooled" in e2e.detail
+    assert e2e.baseline == after.e2e_p99_s
+
+
+def test_a_baseline_scenario_that_cannot_start_leaves_the_candidate_re_measured(
+    tmp_path: Path,
+) -> None:
+    write_run(tmp_path / "base", 1.0, seed=1, run_type="daily")
+    files = write_run(tmp_path / "pr", 1.12, seed=2)
+    calls, remeasure = remeasure_at(1.0, seed=3)
+
+    def broken(where: Path) -> object:
+        raise LaunchError("scenario 'main-build': the server exited with status 1")
+
+    confirm = confirmer(tmp_path / "base", tmp_path)
+    [line] = confirm.after_point(
+        "local-sim", files.summary_csv, files.requests_csv, 5.0, remeasure, broken
+    )
+
+    assert "re-measured (the baseline scenario could not be measured: scenario 'main-build'" in line
+    assert len(calls) == 1
