@@ -1,7 +1,7 @@
 """Measure the regression gates' power: false alarms on A/A pairs, detection of injected slowdowns.
 
-Run: `.venv/bin/python benchmarks/gate_power.py [--target sim|llamacpp|both] [--n N]`
-(sim, N=20: about ten minutes on two cores; each trial is two short perf runs plus, when the
+Run: `.venv/bin/python benchmarks/gate_power.py [--target sim|llamacpp|both] [--n N]
+[--interleaved]` (sim, N=20: about ten minutes on two cores; each trial is two short perf runs plus, when the
 verdict is unsettled, the PR flow's one confirmation re-measurement).
 
 Each trial measures a baseline run (a fresh server, written as a daily run directory) and a
@@ -16,6 +16,10 @@ on the pooled records. Kinds of trial:
 - llama.cpp (`local-llamacpp`): A/A with the `llamacpp` profile's c1 point. (No injected
   regression: the llama.cpp server has no slowdown knob, and a CPU hog is not a controlled one.)
 
+With `--interleaved` the confirmation also re-measures the baseline server first (a fresh one of
+the baseline scenario), as `gates.confirm.baseline_scenario` does in a PR run, and the gates pool
+it into the baseline.
+
 The simulator runs with `--jitter 0.1` (every interval x U[0.9, 1.1]) so that requests vary.
 Prints per kind: trials, FAIL / INCONCLUSIVE / PASS counts, re-measured count, and the rate.
 """
@@ -28,7 +32,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +40,7 @@ from cibench.artifacts import RunWriter, ScenarioWriter, SessionFile, SessionSce
 from cibench.config.loader import load_configs
 from cibench.config.perf import LoadPoint, PerfProfile
 from cibench.config.scenario import Scenario
-from cibench.gates.baseline import from_artifacts
+from cibench.gates.baseline import from_artifacts, with_remeasured_baseline
 from cibench.gates.confirm import Confirmer, describe
 from cibench.gates.rules import evaluate
 from cibench.gates.samples import load_run_samples
@@ -90,24 +94,35 @@ def measure(
     run_dir: Path,
     run_type: str,
     confirmer: Confirmer | None = None,
+    baseline_scenario: Scenario | None = None,
 ) -> bool:
-    """One run of `point` into `run_dir`; with a confirmer, the PR flow's confirmation too.
-    Returns whether a re-measurement happened."""
+    """One run of `point` into `run_dir`; with a confirmer, the PR flow's confirmation too
+    (interleaved with a measurement on `baseline_scenario` when given, as
+    `gates.confirm.baseline_scenario` does). Returns whether a re-measurement happened."""
     write_session(run_dir, run_type, scenario.id)
     writer = RunWriter(run_dir).scenario(scenario.id)
-    with served(scenario, writer.directory) as endpoint:
+    with ExitStack() as stack:
+        endpoint = stack.enter_context(served(scenario, writer.directory))
         target = RunTarget(endpoint.base_url, endpoint.model, scenario.id, scenario.id)
         outcome = run_point(target, profile, point, writer)
         if confirmer is None:
             return False
+
+        def remeasure_baseline(where: Path) -> object:
+            assert baseline_scenario is not None
+            base = stack.enter_context(served(baseline_scenario, run_dir / "baseline-server"))
+            on_base = RunTarget(base.base_url, base.model, scenario.id, scenario.id)
+            return run_point(on_base, profile, point, ScenarioWriter(where))
+
         lines = confirmer.after_point(
             scenario.id,
             outcome.summary_csv,
             outcome.requests_csv,
             outcome.summary.duration_s,
             lambda where: run_point(target, profile, point, ScenarioWriter(where)),
+            remeasure_baseline if baseline_scenario is not None else None,
         )
-    return any("re-measured in" in line for line in lines)
+    return any("re-measured" in line and "not re-measured" not in line for line in lines)
 
 
 def trial(
@@ -117,6 +132,7 @@ def trial(
     point: LoadPoint,
     root: Path,
     settings_dir: Path,
+    interleaved: bool = False,
 ) -> tuple[str, bool, str]:
     """One baseline/candidate pair; returns (outcome, re-measured, the watched verdicts)."""
     settings = load_configs(settings_dir).settings
@@ -131,9 +147,10 @@ def trial(
         run_dir=cand_dir,
         environ={},
     )
-    remeasured = measure(candidate, profile, point, cand_dir, "pr", confirmer)
+    on_base = base if interleaved else None
+    remeasured = measure(candidate, profile, point, cand_dir, "pr", confirmer, on_base)
     run = read_run(cand_dir)
-    baseline = from_artifacts(base_dir, scenarios=[base.id])
+    baseline = with_remeasured_baseline(from_artifacts(base_dir, scenarios=[base.id]), run)
     verdicts = [
         v
         for v in evaluate(run, baseline, settings.gates, load_run_samples(run))
@@ -156,6 +173,7 @@ def run_kinds(
     point: LoadPoint,
     n: int,
     settings_dir: Path,
+    interleaved: bool = False,
 ) -> None:
     print(
         f"\n{label}: load point {point.id}, {point.num_requests} requests, n={n} per kind",
@@ -168,7 +186,7 @@ def run_kinds(
         for index in range(n):
             with tempfile.TemporaryDirectory(prefix="gate-power-") as tmp:
                 outcome, remeasured, short = trial(
-                    kind, scenario, profile, point, Path(tmp), settings_dir
+                    kind, scenario, profile, point, Path(tmp), settings_dir, interleaved
                 )
             counts[outcome] += 1
             again += remeasured
@@ -194,6 +212,12 @@ def main() -> int:
         "--n", type=int, default=None, help="trials per kind (default 20 for sim, 10 for llamacpp)"
     )
     parser.add_argument("--jitter", type=float, default=0.1)
+    parser.add_argument(
+        "--interleaved",
+        action="store_true",
+        help="confirm as with gates.confirm.baseline_scenario: re-measure the baseline server "
+        "too, before the candidate",
+    )
     args = parser.parse_args()
     configs_dir = REPO / "configs"
     configs = load_configs(configs_dir)
@@ -201,12 +225,16 @@ def main() -> int:
         profile = configs.perf_profiles["pr"]
         point = next(p for p in profile.load_points() if p.concurrency == 4)
         sim = with_args(configs.scenario("local-sim"), jitter=args.jitter)
-        run_kinds("local-sim", SIM_KINDS, sim, profile, point, args.n or 20, configs_dir)
+        n = args.n or 20
+        run_kinds("local-sim", SIM_KINDS, sim, profile, point, n, configs_dir, args.interleaved)
     if args.target in ("llamacpp", "both"):
         profile = configs.perf_profiles["llamacpp"]
         point = profile.load_points()[0]
         llama = configs.scenario("local-llamacpp")
-        run_kinds("local-llamacpp", LLAMA_KINDS, llama, profile, point, args.n or 10, configs_dir)
+        n = args.n or 10
+        run_kinds(
+            "local-llamacpp", LLAMA_KINDS, llama, profile, point, n, configs_dir, args.interleaved
+        )
     return 0
 
 
