@@ -1,8 +1,8 @@
 """Measure the regression gates' power: false alarms on A/A pairs, detection of injected slowdowns.
 
 Run: `.venv/bin/python benchmarks/gate_power.py [--target sim|llamacpp|both] [--n N]
-[--interleaved]` (sim, N=20: about ten minutes on two cores; each trial is two short perf runs plus, when the
-verdict is unsettled, the PR flow's one confirmation re-measurement).
+[--interleaved]` (sim, N=20: about ten minutes on two cores; each trial is two short perf runs
+plus, when the verdict is unsettled, the PR flow's one confirmation re-measurement).
 
 Each trial measures a baseline run (a fresh server, written as a daily run directory) and a
 candidate run (another fresh server) of one load point of the shipped `pr` profile (the c4
