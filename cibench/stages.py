@@ -4,8 +4,9 @@
         measure_perf_point(perf_point, server, stage_dir, request.config)
 
 Each runs one plan item against the scenario's server, records its results through
-`cibench.artifacts`, and fails the test by the stage's policy (perf: failure ratio or harness
-bottleneck; accuracy: score below threshold), with a message that says where the files are.
+`cibench.artifacts`, and fails the test by the stage's policy (perf: failure ratio, with a PR
+run's confirm step; accuracy: score below threshold), with a message that says where the files
+are.
 """
 
 from __future__ import annotations
