@@ -14,7 +14,7 @@ from cibench.artifacts import RunFile, RunWriter
 from cibench.config.scenario import Scenario
 from cibench.errors import CibenchError, LaunchError
 from cibench.launch import Endpoint, Launcher, make_launcher
-from cibench.runinfo import utc_now_iso
+from cibench.runinfo import clock_anchor, utc_now_iso
 
 
 @dataclass
@@ -117,6 +117,7 @@ class ServerPool:
         self, scenario: Scenario, start: str, endpoint: Endpoint | None, launch_error: str | None
     ) -> None:
         described: dict[str, Any] = describe_server(endpoint) if endpoint is not None else {}
+        unix_ns, perf_ns = clock_anchor()
         run = RunFile(
             scenario=scenario.id,
             mode=scenario.mode,
@@ -133,6 +134,8 @@ class ServerPool:
             cibench_version=__version__,
             base_url=endpoint.base_url if endpoint else scenario.base_url,
             launch_error=launch_error,
+            clock_origin_unix_ns=unix_ns,
+            clock_origin_perf_counter_ns=perf_ns,
             **described,
         )
         RunWriter(self.run_dir).start_scenario(run, scenario.id)

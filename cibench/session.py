@@ -67,6 +67,9 @@ class CibenchSession:
     _api_keys: dict[str, str | None] = field(default_factory=dict)
     _confirmer: Confirmer | None = None
     _confirm_baseline: tuple[Launcher, Endpoint] | None = None
+    configs_optional: bool = False
+    """When True and the configs directory does not exist, run on defaults (no scenario ids,
+    no profiles, default settings): for a one-off run against a base URL."""
 
     @property
     def run_id(self) -> str:
@@ -78,7 +81,11 @@ class CibenchSession:
     def configs(self) -> ConfigSet:
         """The validated configs (raises `ConfigError` listing every problem)."""
         if self._configs is None:
-            self._configs = load_configs(self.options.configs_dir)
+            root = self.options.configs_dir
+            if self.configs_optional and not root.exists():
+                self._configs = ConfigSet(root=root)
+            else:
+                self._configs = load_configs(root)
         return self._configs
 
     @property

@@ -90,6 +90,12 @@ class RunFile(_JsonFile):
     """The server's `/version` answer (vLLM: `{"version": "0.11.0"}`), or None."""
     server_models: Any = None
     """The server's `/v1/models` answer, or None."""
+    clock_origin_unix_ns: int | None = None
+    """Unix time (ns) read together with `clock_origin_perf_counter_ns` when the scenario
+    started: maps any `time.perf_counter_ns()` stamp of this host onto wall-clock time."""
+    clock_origin_perf_counter_ns: int | None = None
+    """`time.perf_counter_ns()` (CLOCK_MONOTONIC, shared by the host's processes) at that
+    moment."""
     launch_error: str | None = None
     server_error: str | None = None
     """Why the server stopped while the tests ran (`server died with exit code 1, ...`)."""

@@ -53,7 +53,7 @@ def cli_options(args: argparse.Namespace) -> CibenchOptions:
         "instance": getattr(args, "instance", None),
         "require_baseline": getattr(args, "require_baseline", None),
     }
-    return resolve_options(given, os.environ)
+    return resolve_options(given, os.environ, model=getattr(args, "model", None))
 
 
 def cli_settings(options: CibenchOptions) -> Settings:
@@ -94,11 +94,16 @@ def stage_run(
     scenario_name: str | None = None,
     scenario: Scenario | None = None,
     api_key: str | None = None,
+    configs_optional: bool = False,
 ) -> Iterator[StageRun]:
     """Start (or reach) the scenario's server through the session's server pool, as pytest
     does: `run.json` is written when it starts, its end time when it stops, and `session.json`
-    at the end, so `cibench gate`, `cibench push` and the reports accept the run directory."""
-    session = CibenchSession(cli_options(args))
+    at the end, so `cibench gate`, `cibench push` and the reports accept the run directory.
+
+    `configs_optional`: a run that needs nothing from the configs directory (a base URL with
+    a one-off profile) uses settings' defaults when the default `configs/` does not exist.
+    """
+    session = CibenchSession(cli_options(args), configs_optional=configs_optional)
     if scenario is None:
         scenario = session.scenario(scenario_name or "")
     else:

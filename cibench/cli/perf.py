@@ -11,6 +11,7 @@ Runs through the same session and server pool as `pytest -m perf`, so the run di
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -19,9 +20,10 @@ from pydantic import ValidationError
 from cibench.artifacts import ScenarioWriter
 from cibench.cli.common import add_run_arguments, cli_options, stage_run
 from cibench.config.loader import load_configs, parse_model, read_yaml
+from cibench.config.options import BY_FIELD
 from cibench.config.perf import LoadPoint, PerfProfile
 from cibench.config.providers import Providers
-from cibench.config.scenario import AUTO_MODEL, Scenario
+from cibench.config.scenario import Scenario
 from cibench.errors import CibenchError, ConfigError
 from cibench.failures.logscan import load_patterns
 from cibench.perf.runner import PointOutcome, RunTarget, run_point
@@ -183,16 +185,17 @@ def run(args: argparse.Namespace) -> int:
         profile = one_off_profile(base, overrides)
         scenario: Scenario | None = None
         api_key: str | None = None
-        if url is not None:
-            scenario = Scenario.from_url(url, args.model or AUTO_MODEL)
-        elif args.provider:
+        if args.provider:
             assert configs is not None
             scenario, api_key = _provider(
                 args.providers or configs.root / "providers.yaml", args.provider
             )
         failed = 0
         outcome: PointOutcome | None = None
-        with stage_run(args, "perf", args.scenario, scenario, api_key) as run:
+        # a URL's one-off run reads nothing from configs/: it runs where there is none
+        configs_optional = configs is None and args.configs is None
+        configs_optional &= not os.environ.get(BY_FIELD["configs_dir"].env)
+        with stage_run(args, "perf", args.scenario, scenario, api_key, configs_optional) as run:
             endpoint = run.endpoint
             print(f"run: {run.session.run_dir}", flush=True)
             target = RunTarget(

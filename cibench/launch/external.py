@@ -41,7 +41,7 @@ class ExternalLauncher:
         if result.refused_status is not None:
             raise AuthError(
                 f"scenario '{scenario.id}': GET {base_url}/health: "
-                f"{auth_hint(result.refused_status, api_key)}"
+                f"{auth_hint(result.refused_status, api_key, scenario.api_key_env)}"
             )
         if not result.healthy:
             raise LaunchError(
@@ -67,12 +67,18 @@ class ExternalLauncher:
 AUTH_STATUSES = {401: "401 Unauthorized", 403: "403 Forbidden"}
 
 
-def auth_hint(status: int, api_key: str | None) -> str:
-    """What to do about a 401/403: the key is missing or the server refuses the one sent."""
+def auth_hint(status: int, api_key: str | None, key_env: str | None = None) -> str:
+    """What to do about a 401/403: the key is missing or the server refuses the one sent.
+    `key_env`: the env var the scenario reads its key from (named in the hint)."""
     if api_key:
         return (
             f"the server refuses the API key cibench sent ({AUTH_STATUSES.get(status, status)}). "
             "Check the key in the env var the scenario names (or in the URL)."
+        )
+    if key_env:
+        return (
+            f"the server needs an API key; export ${key_env} (the scenario's api_key_env) "
+            f"and run again ({AUTH_STATUSES.get(status, status)})."
         )
     return (
         f"the server wants an API key ({AUTH_STATUSES.get(status, status)}). Set api_key_env "
@@ -81,7 +87,9 @@ def auth_hint(status: int, api_key: str | None) -> str:
     )
 
 
-def list_models(base_url: str, api_key: str | None, timeout: float = 10.0) -> list[str]:
+def list_models(
+    base_url: str, api_key: str | None, timeout: float = 10.0, key_env: str | None = None
+) -> list[str]:
     """The model ids `GET /v1/models` lists; `LaunchError` saying why when it cannot be read."""
     url = f"{base_url}/v1/models"
     headers = auth_headers(api_key)
@@ -90,7 +98,7 @@ def list_models(base_url: str, api_key: str | None, timeout: float = 10.0) -> li
     except httpx.HTTPError as exc:
         raise LaunchError(f"GET {url}: {type(exc).__name__}") from None
     if response.status_code in AUTH_STATUSES:
-        raise AuthError(f"GET {url}: {auth_hint(response.status_code, api_key)}")
+        raise AuthError(f"GET {url}: {auth_hint(response.status_code, api_key, key_env)}")
     if response.status_code != 200:
         raise LaunchError(f"GET {url} answered HTTP {response.status_code}")
     try:
@@ -107,13 +115,8 @@ def discover_model(
 ) -> str:
     """The first model id that `GET /v1/models` lists, for scenarios whose model is `auto`."""
     try:
-        models = list_models(base_url, api_key)
+        models = list_models(base_url, api_key, key_env=key_env)
     except AuthError as exc:
-        if key_env and not api_key:
-            raise AuthError(
-                f"scenario '{scenario_id}': GET {base_url}/v1/models: the server needs an API "
-                f"key; export ${key_env} and run again."
-            ) from None
         raise AuthError(f"scenario '{scenario_id}': {exc}") from None
     except LaunchError as exc:
         raise LaunchError(

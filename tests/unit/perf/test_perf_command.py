@@ -1,7 +1,10 @@
-"""`cibench perf` outside pytest, against a providers.yaml entry (acs-bench format)."""
+"""`cibench perf` outside pytest: a providers.yaml entry (acs-bench format), a named
+scenario and profile, or a one-off run against a base URL with no configs directory."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import pytest
@@ -62,14 +65,16 @@ def test_unknown_provider_is_a_clear_error(
     assert "no provider with id 'nope' (have: none)" in capsys.readouterr().err
 
 
-def test_a_one_off_run_against_a_url_needs_no_profile(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_a_one_off_run_against_a_url_needs_no_configs_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    empty = tmp_path / "a"
+    empty.mkdir()
+    monkeypatch.chdir(empty)  # no configs/ here: settings' defaults, artifacts/ under cwd
+    for name in ("CIBENCH_CONFIGS", "CIBENCH_ARTIFACTS", "CIBENCH_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
     with run_simulator("--prefill-base-ms", "1", "--itl-base-ms", "1") as url:
-        closed = main(
-            ["perf", "--configs", str(CONFIGS), "--artifacts", str(tmp_path / "a"),
-             "--scenario", url, "--concurrency", "4", "--num-requests", "20"]
-        )  # fmt: skip
+        closed = main(["perf", "--scenario", url, "--concurrency", "4", "--num-requests", "20"])
         opened = main(
             ["perf", "--configs", str(CONFIGS), "--artifacts", str(tmp_path / "b"),
              "--scenario", url, "--rate", "40", "--arrival", "gamma", "--burstiness", "0.5",
@@ -78,7 +83,12 @@ def test_a_one_off_run_against_a_url_needs_no_profile(
         )  # fmt: skip
     out = capsys.readouterr().out
     assert (closed, opened) == (0, 0), out
-    (row,) = summary_cells(next((tmp_path / "a").glob("*/*/perf/summary_*.csv")))
+    assert sorted(path.name for path in empty.iterdir()) == ["artifacts"]
+    run = json.loads(next((empty / "artifacts").glob("*/sim-model/run.json")).read_text())
+    # the clock origin maps the host's monotonic stamps onto Unix time
+    assert 0 < time.time_ns() - run["clock_origin_unix_ns"] < 600e9
+    assert 0 < run["clock_origin_perf_counter_ns"] < time.perf_counter_ns()
+    (row,) = summary_cells(next((empty / "artifacts").glob("*/*/perf/summary_*.csv")))
     assert (row["Concurrency"], row["Num_Requests"], row["Input_Length"]) == (4, 20, 128)
     assert row["Model"] == "sim-model"  # discovered from GET /v1/models
     (row,) = summary_cells(next((tmp_path / "b").glob("*/*/perf/summary_*_poisson_asyncio_*.csv")))
