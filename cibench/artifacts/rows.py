@@ -231,6 +231,13 @@ _TAIL = (
     Column("AVG_Prompt_Token_Error", "prompt_token_error_avg"),
     Column("MAX_Prompt_Token_Error", "prompt_token_error_max"),
     Column("SERVER_PREFIX_CACHE_HIT_RATE", "server_prefix_cache_hit_rate"),
+    # multi-turn sessions: first turns apart from later ones (-1 without a `session`)
+    Column("Session_Turns", "session_turns"),
+    Column("TP50_First_Turn_TTFT(s)", "first_turn_ttft_p50_s"),
+    Column("TP99_First_Turn_TTFT(s)", "first_turn_ttft_p99_s"),
+    Column("TP50_Later_Turn_TTFT(s)", "later_turn_ttft_p50_s"),
+    Column("TP99_Later_Turn_TTFT(s)", "later_turn_ttft_p99_s"),
+    Column("AVG_Later_Turn_Prompt_Tokens", "later_turn_prompt_tokens"),
 )
 RESOURCE_STEMS = (
     "CLIENT_CPU(%)",
@@ -349,6 +356,12 @@ class PerfSummaryRow(LoadPointParameters):
     prompt_token_error_avg: float | None = None
     prompt_token_error_max: float | None = None
     server_prefix_cache_hit_rate: float | None = None
+    session_turns: int | None = None
+    first_turn_ttft_p50_s: float | None = None
+    first_turn_ttft_p99_s: float | None = None
+    later_turn_ttft_p50_s: float | None = None
+    later_turn_ttft_p99_s: float | None = None
+    later_turn_prompt_tokens: float | None = None
 
     @property
     def key(self) -> LoadPointKey:
@@ -469,6 +482,8 @@ class PerfRequestRow(RequestParameters):
         Column("End_Unix_Time(s)", "end_unix_s"),
         Column("Origin_Unix_Time(s)", "origin_unix_s"),
         Column("Origin_Perf_Counter(ns)", "origin_perf_counter_ns"),
+        Column("Conversation", "conversation"),
+        Column("Turn", "turn"),
     )
     request_index: int | None = None
     epoch: int | None = None
@@ -505,6 +520,10 @@ class PerfRequestRow(RequestParameters):
     end_unix_s: float | None = None
     origin_unix_s: float | None = None
     origin_perf_counter_ns: int | None = None
+    conversation: int | None = None
+    """Multi-turn sessions: the conversation (-1 otherwise)."""
+    turn: int | None = None
+    """Multi-turn sessions: the turn in its conversation, from 0 (-1 otherwise)."""
 
     @property
     def itl_s(self) -> list[float]:

@@ -37,6 +37,10 @@ class RequestRecord:
     error_message: str | None = None
     error_code: str | None = None
     """The OpenAI error body's `code`, else its `type` (e.g. `rate_limit_exceeded`)."""
+    conversation: int | None = None
+    """Multi-turn sessions: the conversation this request belongs to (None: not a session)."""
+    turn: int | None = None
+    """Multi-turn sessions: the turn's position in its conversation, from 0."""
 
     @property
     def send_lag_ns(self) -> int:

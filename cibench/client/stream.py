@@ -35,6 +35,8 @@ class PreparedRequest:
     stream: bool = True
     requested_output_tokens: int | None = None
     epoch: int = 0
+    keep_text: bool = False
+    """Keep the generated text (`ResponseTimer.text`): a multi-turn session sends it back."""
 
     def new_record(self, worker: int, scheduled_ns: int, ready_ns: int) -> RequestRecord:
         """An empty record for sending this request from `worker`, due at `scheduled_ns`."""
@@ -118,6 +120,7 @@ class ResponseTimer:
         "_secret",
         "_sse",
         "_started_response",
+        "_text",
         "pending_bytes",
         "record",
         "request",
@@ -138,6 +141,7 @@ class ResponseTimer:
         self._done = False
         self._error: tuple[str, str] | None = None
         self._started_response = False
+        self._text: list[str] = []
 
     @property
     def got_bytes(self) -> bool:
@@ -228,11 +232,25 @@ class ResponseTimer:
             for choice in choices:
                 if _carries_output(choice):
                     record.token_ns.append(now_ns)
+                    if self.request.keep_text:
+                        self._keep_text(choice)
                     break
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             record.prompt_tokens = usage.get("prompt_tokens", record.prompt_tokens)
             record.completion_tokens = usage.get("completion_tokens", record.completion_tokens)
+
+    def _keep_text(self, choice: dict[str, Any]) -> None:
+        delta = choice.get("delta")
+        piece = delta.get("content") if isinstance(delta, dict) else choice.get("text")
+        if isinstance(piece, str):
+            self._text.append(piece)
+
+    @property
+    def text(self) -> str:
+        """The generated text (content deltas, or a non-streamed message), once settled; empty
+        unless the request was prepared with `keep_text`."""
+        return "".join(self._text)
 
     def _fail(self, error_type: str, message: str) -> None:
         if self._error is None:
@@ -310,4 +328,10 @@ class ResponseTimer:
         if isinstance(usage, dict):
             self.record.prompt_tokens = usage.get("prompt_tokens")
             self.record.completion_tokens = usage.get("completion_tokens")
+        choice = parsed["choices"][0]
+        if self.request.keep_text and isinstance(choice, dict):
+            message = choice.get("message")
+            piece = message.get("content") if isinstance(message, dict) else choice.get("text")
+            if isinstance(piece, str):
+                self._text.append(piece)
         return None

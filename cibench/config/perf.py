@@ -6,7 +6,14 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
 
 from cibench.config.base import StrictModel
 from cibench.config.capacity import LadderSettings, SearchSettings, Slo, SoakSettings
@@ -59,6 +66,16 @@ class DatasetSpec(StrictModel):
     output_field: str | None = "output_tokens"
     min_input_tokens: PositiveInt | None = None
     max_input_tokens: PositiveInt | None = None
+
+
+class SessionSpec(StrictModel):
+    """Multi-turn sessions (`cibench/perf/sessions.py`): each conversation sends `turns`
+    requests, each carrying the whole history so far (its user turns and the server's
+    answers) plus a new user turn of `input_length` tokens, `think_time_s` after the previous
+    answer ended. The load point's request count counts conversations."""
+
+    turns: int = Field(ge=2, le=64)
+    think_time_s: NonNegativeFloat = 0.0
 
 
 class RequestSlo(StrictModel):
@@ -122,6 +139,8 @@ class PerfProfile(StrictModel):
     prefix_count: NonNegativeInt = 0
     prefix_length: NonNegativeInt = 0
     goodput_slo: RequestSlo | None = None
+    session: SessionSpec | None = None
+    workers: PositiveInt = Field(default=1, le=64)
     min_good_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
     max_failure_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
     max_send_lag_ms: PositiveFloat = 25.0
@@ -143,6 +162,10 @@ class PerfProfile(StrictModel):
             raise ValueError("'min_good_ratio' needs a 'goodput_slo' to judge requests by")
         if self.dataset is not None and self.prefix_count:
             raise ValueError("'dataset' and shared prefixes ('prefix_count') do not combine")
+        if self.session is not None:
+            self._check_session()
+        if self.workers > 1:
+            self._check_workers()
         if bool(self.prefix_count) != bool(self.prefix_length):
             raise ValueError("'prefix_count' and 'prefix_length' go together (both > 0)")
         shortest = min([i for i, _ in self.shape_grid()], default=0)
@@ -199,6 +222,26 @@ class PerfProfile(StrictModel):
                 "window_seconds: 30}) go together; see docs/capacity.md"
             )
         return self
+
+    def _check_session(self) -> None:
+        if self.api != "chat":
+            raise ValueError("'session' (multi-turn conversations) needs 'api: chat'")
+        if self.backend != "asyncio":
+            raise ValueError(
+                "'session' runs on the asyncio backend (one coroutine per conversation): "
+                "set 'backend: asyncio'"
+            )
+        if self.dataset is not None or self.prefix_count:
+            raise ValueError("'session' does not combine with 'dataset' or shared prefixes")
+
+    def _check_workers(self) -> None:
+        if self.session is not None:
+            raise ValueError("'workers' > 1 does not combine with 'session' (one process)")
+        if self.control_method != "poisson" and self.workers > min(self.concurrency):
+            raise ValueError(
+                f"'workers' {self.workers} exceeds the smallest 'concurrency' "
+                f"{min(self.concurrency)}: each process needs at least one closed-loop worker"
+            )
 
     def shape_grid(self) -> list[tuple[int, int]]:
         """(input_length, output_length) pairs: named shapes first, then the cartesian product."""

@@ -1,5 +1,7 @@
 """The `asyncio` backend: one event loop, one keep-alive connection per in-flight request.
 
+Session phases (multi-turn conversations) run in `cibench.perf.sessions`.
+
 Closed loop: one coroutine per worker, activated at its offset. Open loop: a dispatcher sleeps
 to each arrival time (absolute, so lateness never accumulates) and starts a task, waiting for
 a slot first when the schedule has a cap. asyncio's epoll timer rounds sleeps up to whole
@@ -16,18 +18,12 @@ from collections.abc import Coroutine
 
 from cibench.client.aconnection import AsyncPool
 from cibench.client.record import RequestRecord
+from cibench.perf.aloop import START_LEAD_NS, Slots, open_loop, sleep_until
 from cibench.perf.phase import Phase, Progress, Settler, Target
 from cibench.perf.probe import LagProbe, watch_loop
+from cibench.perf.sessions import run_sessions
 
 __all__ = ["AsyncioBackend"]
-
-_START_LEAD_NS = 2_000_000
-
-
-async def _sleep_until(deadline_ns: int) -> None:
-    remaining = deadline_ns - time.perf_counter_ns()
-    if remaining > 0:
-        await asyncio.sleep(remaining / 1e9)
 
 
 async def _closed_loop(
@@ -37,11 +33,11 @@ async def _closed_loop(
     total = len(requests)
     records: list[RequestRecord | None] = [None] * total
     counter = itertools.count()
-    start_ns = time.perf_counter_ns() + _START_LEAD_NS
+    start_ns = phase.start_or(START_LEAD_NS)
 
     async def work(worker: int, offset_s: float) -> None:
         free = start_ns + int(offset_s * 1e9)
-        await _sleep_until(free)
+        await sleep_until(free)
         while (index := next(counter)) < total:
             request = requests[index]
             record = request.new_record(worker, free, free)
@@ -61,41 +57,19 @@ async def _open_loop(
 ) -> list[RequestRecord | None]:
     requests = phase.requests
     records: list[RequestRecord | None] = [None] * len(requests)
-    cap = phase.schedule.cap
-    slots = asyncio.Semaphore(cap) if cap else None
-    tasks: set[asyncio.Task[None]] = set()
-    released: list[int] = []  # when slots freed while the dispatcher waited for one
+    slots = Slots(phase.schedule.cap)
 
-    async def one(index: int, record: RequestRecord) -> None:
+    async def one(index: int, due: int, ready: int) -> None:
+        record = requests[index].new_record(index, due, ready)
         try:
             timer = await pool.send(requests[index], record)
         finally:
-            if slots is not None:
-                released.append(record.end_ns or time.perf_counter_ns())
-                slots.release()
+            slots.release(record.end_ns or time.perf_counter_ns())
         settler.add(timer)
         records[index] = record
         progress.count(timer)
 
-    start_ns = time.perf_counter_ns() + _START_LEAD_NS
-    for index, offset in enumerate(phase.schedule.arrival_offsets):
-        due = start_ns + int(offset * 1e9)
-        await _sleep_until(due)
-        ready = due
-        if slots is not None and slots.locked():
-            # the cap holds the request back on purpose until a slot frees; the loop's delay
-            # in waking the dispatcher after that is lateness
-            released.clear()
-            await slots.acquire()
-            ready = max(due, released[0] if released else time.perf_counter_ns())
-        elif slots is not None:
-            await slots.acquire()
-        record = requests[index].new_record(index, due, ready)
-        task = asyncio.create_task(one(index, record))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    while tasks:
-        await asyncio.gather(*tasks)
+    await open_loop(phase.schedule.arrival_offsets, slots, one, phase.start_or(START_LEAD_NS))
     return records
 
 
@@ -118,8 +92,11 @@ class AsyncioBackend:
     def send(
         self, phase: Phase, progress: Progress, settler: Settler
     ) -> list[RequestRecord | None]:
-        loop = _open_loop if phase.schedule.open_loop else _closed_loop
-        work = loop(phase, self._pool, progress, settler)
+        if phase.sessions is not None:
+            work = run_sessions(phase, self._pool, progress)
+        else:
+            loop = _open_loop if phase.schedule.open_loop else _closed_loop
+            work = loop(phase, self._pool, progress, settler)
         return self._loop.run_until_complete(self._watched(work))
 
     async def _watched(

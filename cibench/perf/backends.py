@@ -8,6 +8,7 @@ is one module with a class implementing `Backend`, plus its line in `BACKENDS`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from cibench.client.record import RequestRecord
@@ -67,14 +68,14 @@ def execute(
     if probe is not None:
         probe.start()
     try:
-        for position, phase in enumerate(phases):
-            wanted = phase.schedule.connections_to_open(
-                len(phase.requests), UNCAPPED_WARM_CONNECTIONS
+        for position, given in enumerate(phases):
+            wanted = given.schedule.connections_to_open(
+                given.request_count, UNCAPPED_WARM_CONNECTIONS
             )
             with contextlib.suppress(OSError):  # each request will record the failure to connect
                 runner.connect(wanted)
-            if before_phase is not None:
-                before_phase(position)
+            start = before_phase(position) if before_phase is not None else None
+            phase = dataclasses.replace(given, start_ns=start) if start else given
             progress.reset(phase)
             settler = Settler()
             with no_gc():

@@ -151,6 +151,8 @@ def request_rows(
                 end_unix_s=unix(record.end_ns),
                 origin_unix_s=unix(origin_ns),
                 origin_perf_counter_ns=origin_ns,
+                conversation=record.conversation,
+                turn=record.turn,
                 **params.model_dump(include=set(RequestParameters.model_fields)),
             )
         )

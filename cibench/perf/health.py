@@ -107,13 +107,17 @@ def assess(
     limits: HealthLimits,
     schedule_spans_s: Mapping[int, float] | None = None,
     target_rate: float | None = None,
+    paced: Sequence[RequestRecord] | None = None,
 ) -> Health:
     """Judge one load point's measured records.
 
     :param receive_lags_s: probe samples taken while the measured phases ran.
     :param schedule_spans_s: open loop only: epoch -> planned span of its arrivals (seconds).
     :param target_rate: open loop only: the requested rate in req/s.
+    :param paced: the records the arrival schedule itself paced, for the completion and rate
+        checks (default: all; multi-turn sessions: each conversation's first turn).
     """
+    paced = records if paced is None else paced
     reasons: list[str] = []
     codes: list[str] = []
     lateness = [r.send_lag_ns / NS for r in records]
@@ -133,10 +137,10 @@ def assess(
             f"{limits.max_receive_lag_s * 1e3:g} ms: the client process was too busy to read "
             "responses on time, so latencies include its own delay"
         )
-    capped = any(r.client_queue_ns > 0 for r in records)
+    capped = any(r.client_queue_ns > 0 for r in paced)
     worst: Completion | None = None
     for epoch, span in sorted((schedule_spans_s or {}).items()):
-        epoch_records = [r for r in records if r.epoch == epoch]
+        epoch_records = [r for r in paced if r.epoch == epoch]
         checked = completion_check(epoch_records, span, limits.completion_tolerance)
         if checked is not None and (worst is None or checked.overrun_s > worst.overrun_s):
             worst = checked
@@ -147,7 +151,7 @@ def assess(
             f"{worst.completion_span_s:.2f} s to complete (allowed "
             f"{worst.allowance_s:.2f} s); the client's receive side or the server fell behind"
         )
-    achieved = _achieved_rate(records) if target_rate is not None else None
+    achieved = _achieved_rate(paced) if target_rate is not None else None
     if (
         target_rate is not None
         and achieved is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,8 +19,11 @@ from cibench.perf.schedule import Schedule
 __all__ = [
     "Backend",
     "BeforePhase",
+    "Conversation",
+    "EncodeTurn",
     "Phase",
     "Progress",
+    "SessionScript",
     "Settler",
     "Target",
     "all_sent",
@@ -29,8 +33,9 @@ __all__ = [
 SETTLE_BUDGET_BYTES = 256 * 1024 * 1024
 """Raw response bytes kept unparsed until a phase ends; past this, responses parse at once."""
 
-BeforePhase = Callable[[int], None]
-"""Called with the phase's position just before its clock starts (e.g. to scrape /metrics)."""
+BeforePhase = Callable[[int], int | None]
+"""Called with the phase's position just before its clock starts (e.g. to scrape /metrics);
+may return an agreed absolute start (`Phase.start_ns`) for the phase."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +53,60 @@ class Target:
         return ssl.create_default_context() if self.tls else None
 
 
+EncodeTurn = Callable[[Sequence[dict[str, str]], int], bytes]
+"""(chat messages so far, output tokens) -> the HTTP request bytes of one session turn."""
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """One multi-turn session's script: the user turn and the output length of every turn
+    (the server's answers join the history as they arrive)."""
+
+    user_turns: tuple[str, ...]
+    output_tokens: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionScript:
+    """The conversations of one session phase. Turn bodies are encoded while the phase runs
+    (each carries the answers so far), between the previous answer and the turn's due time."""
+
+    conversations: Sequence[Conversation]
+    turns: int
+    think_time_s: float
+    encode: EncodeTurn
+    stream: bool = True
+    exact_output: bool = True
+    """Record each turn's requested output length (`ignore_eos`), to check completions."""
+    epoch: int = 0
+
+    @property
+    def request_count(self) -> int:
+        """Requests the phase sends: conversations x turns."""
+        return len(self.conversations) * self.turns
+
+
 @dataclass(frozen=True, slots=True)
 class Phase:
-    """Requests sent under one schedule (a warmup, or one epoch of a load point)."""
+    """Requests sent under one schedule (a warmup, or one epoch of a load point). A session
+    phase has no prepared requests: its schedule starts conversations (`sessions`)."""
 
     requests: Sequence[PreparedRequest]
     schedule: Schedule
     label: str = ""
+    sessions: SessionScript | None = None
+    start_ns: int = 0
+    """An absolute `perf_counter_ns` start several processes agreed on (`workers`), so their
+    shares of one schedule run on one clock; 0: start just after the phase is handed over."""
+
+    def start_or(self, lead_ns: int) -> int:
+        """When the schedule's offset 0 is: `start_ns`, else `lead_ns` from now."""
+        return self.start_ns or time.perf_counter_ns() + lead_ns
+
+    @property
+    def request_count(self) -> int:
+        """How many requests the phase sends (every turn of every conversation)."""
+        return len(self.requests) if self.sessions is None else self.sessions.request_count
 
 
 @dataclass(slots=True)
@@ -69,7 +121,7 @@ class Progress:
     def reset(self, phase: Phase) -> None:
         """Start counting a new phase."""
         self.phase = phase.label
-        self.total = len(phase.requests)
+        self.total = phase.request_count
         self.done = 0
         self.failed = 0
 

@@ -75,6 +75,10 @@ class LagProbe:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def samples(self) -> list[tuple[int, int]]:
+        """Every `(woke ns, late ns)` sample so far (to merge probes of several processes)."""
+        return list(self._samples)
+
     def lags_s(self, from_ns: int, to_ns: int) -> list[float]:
         """Lateness in seconds of every sample that woke within `[from_ns, to_ns]`."""
         return [late / 1e9 for woke, late in list(self._samples) if from_ns <= woke <= to_ns]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,7 +34,7 @@ from cibench.perf import csvio
 from cibench.perf.backends import execute
 from cibench.perf.dataset import DatasetPrompt, load_dataset
 from cibench.perf.health import Health, HealthLimits, assess
-from cibench.perf.phase import Phase, Progress, Target
+from cibench.perf.phase import Conversation, Phase, Progress, SessionScript, Target
 from cibench.perf.probe import LagProbe
 from cibench.perf.schedule import schedule_for, warmup_schedule
 from cibench.perf.server_metrics import ServerMetrics, server_metrics
@@ -44,8 +44,10 @@ from cibench.perf.stats import (
     goodput,
     meets_slo,
     summarize,
+    turn_ttft,
 )
 from cibench.perf.tokencount import PROBE_EXACT_PROMPTS, open_counter
+from cibench.perf.workers import execute_in_processes
 from cibench.perf.workload import (
     SizedPrompt,
     build_prompts,
@@ -266,11 +268,13 @@ def _phases(
         "Accept": "text/event-stream",
         **auth_headers(target.api_key),
     }
+    turns = profile.session.turns if profile.session is not None else 1
+    per_epoch = point.num_requests * turns  # a session point's request count: conversations
     seeds = [prompt_seed(profile, point, -1, i) for i in range(profile.warmup)]
     lengths = draw_lengths(profile, point, "warmup", profile.warmup)
     for epoch in range(profile.epochs):
-        seeds += [prompt_seed(profile, point, epoch, i) for i in range(point.num_requests)]
-        lengths += draw_lengths(profile, point, str(epoch), point.num_requests)
+        seeds += [prompt_seed(profile, point, epoch, i) for i in range(per_epoch)]
+        lengths += draw_lengths(profile, point, str(epoch), per_epoch)
     rows: list[DatasetPrompt] | None = None
     if profile.dataset is not None:
         rows = _dataset_rows(target, profile, len(seeds))
@@ -298,19 +302,48 @@ def _phases(
             )
         return requests
 
+    def script(epoch: int, offset: int) -> SessionScript:
+        spec = profile.session
+        assert spec is not None
+
+        def encode(messages: Sequence[dict[str, str]], output: int) -> bytes:
+            body = request_body(profile, point, target.model, "", output, messages)
+            return encode_request("POST", host_header, path, headers, body)
+
+        conversations = [
+            Conversation(
+                tuple(p.text for p in prompts[start : start + turns]),
+                tuple(o for _, o in lengths[start : start + turns]),
+            )
+            for start in range(offset, offset + per_epoch, turns)
+        ]
+        return SessionScript(
+            conversations,
+            turns,
+            spec.think_time_s,
+            encode,
+            profile.stream,
+            profile.ignore_eos,
+            epoch,
+        )
+
     phases: list[Phase] = []
     if profile.warmup:
         warmup = prepared(-1, 0, profile.warmup)
         phases.append(Phase(warmup, warmup_schedule(profile, point), f"{point.id} warmup"))
     for epoch in range(profile.epochs):
-        requests = prepared(epoch, profile.warmup + epoch * point.num_requests, point.num_requests)
+        offset = profile.warmup + epoch * per_epoch
         label = f"{point.id} epoch {epoch + 1}/{profile.epochs}"
-        phases.append(Phase(requests, schedule_for(profile, point, epoch), label))
-    start = profile.warmup
+        schedule = schedule_for(profile, point, epoch)
+        if profile.session is None:
+            phases.append(Phase(prepared(epoch, offset, per_epoch), schedule, label))
+        else:
+            phases.append(Phase((), schedule, label, script(epoch, offset)))
+    # only a session's first turns are sized prompts; later turns carry the history too
     input_targets = {
-        (epoch, i): lengths[start + epoch * point.num_requests + i][0]
+        (epoch, i): lengths[profile.warmup + epoch * per_epoch + i][0]
         for epoch in range(profile.epochs)
-        for i in range(point.num_requests)
+        for i in range(0, per_epoch, turns)
     }
     return net, phases, sizing, input_targets
 
@@ -344,7 +377,10 @@ def run_point(
     sampler = _sampler(target, profile, auth)
     probe = LagProbe()
     with _monitor(progress, report, report_every_s), sampler or contextlib.nullcontext():
-        results = execute(profile.backend, net, phases, progress, before, probe)
+        if profile.workers > 1:
+            results, probe = _in_processes(profile, net, phases, first_measured, scrapes, before)
+        else:
+            results = execute(profile.backend, net, phases, progress, before, probe)
     scrapes["after"] = _scrape(target.base_url, auth, scrape_timeout)
     records: list[RequestRecord] = [r for phase in results[first_measured:] for r in phase]
     exit_status = target.process.exit_status() if target.process else None
@@ -391,7 +427,8 @@ def run_point(
             good_requests=good,
             goodput_slo=profile.goodput_slo.describe(),
         )
-    row = row.model_copy(update={**extra, **sizing_cells})
+    session_cells = _session_cells(profile, records, percentiles)
+    row = row.model_copy(update={**extra, **sizing_cells, **session_cells})
     request_rows = csvio.request_rows(
         records, origin, params, server_exited=exit_status is not None, anchor=clock_anchor()
     )
@@ -435,6 +472,23 @@ def _log_window(target: RunTarget) -> LogWindow | None:
     return window
 
 
+def _in_processes(
+    profile: PerfProfile,
+    net: Target,
+    phases: list[Phase],
+    first_measured: int,
+    scrapes: dict[str, str | None],
+    before: Callable[[int], None],
+) -> tuple[list[list[RequestRecord]], LagProbe]:
+    """`workers` > 1: warm up here, then send the measured phases from that many processes."""
+    results = execute(profile.backend, net, phases[:first_measured]) if first_measured else []
+    before(first_measured)
+    measured, probe = execute_in_processes(
+        profile.backend, net, phases[first_measured:], profile.workers, profile.timeout_seconds
+    )
+    return results + measured, probe
+
+
 def _parameters(target: RunTarget, profile: PerfProfile, point: LoadPoint) -> LoadPointParameters:
     return LoadPointParameters(
         scenario=target.scenario,
@@ -473,6 +527,24 @@ def _sizing_cells(
     }
 
 
+def _session_cells(
+    profile: PerfProfile, records: list[RequestRecord], percentiles: list[float]
+) -> dict[str, object]:
+    """Multi-turn sessions: turns per conversation, first-turn vs later-turn TTFT."""
+    turns = turn_ttft(records, percentiles)
+    if profile.session is None or turns is None:
+        return {}
+    first, later = turns.first, turns.later
+    return {
+        "session_turns": profile.session.turns,
+        "first_turn_ttft_p50_s": first.at(50.0) if first else None,
+        "first_turn_ttft_p99_s": first.at(99.0) if first else None,
+        "later_turn_ttft_p50_s": later.at(50.0) if later else None,
+        "later_turn_ttft_p99_s": later.at(99.0) if later else None,
+        "later_turn_prompt_tokens": turns.later_prompt_tokens,
+    }
+
+
 def _good_requests(profile: PerfProfile, records: list[RequestRecord]) -> int | None:
     slo = profile.goodput_slo
     if slo is None:
@@ -502,4 +574,5 @@ def _health(
         rate_tolerance=profile.rate_tolerance,
         completion_tolerance=profile.completion_tolerance,
     )
-    return assess(records, lags, limits, spans, point.request_rate)
+    paced = [r for r in records if not r.turn]  # a session's later turns follow its answers
+    return assess(records, lags, limits, spans, point.request_rate, paced)

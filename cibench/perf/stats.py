@@ -21,6 +21,7 @@ from cibench.client.record import RequestRecord
 __all__ = [
     "Distribution",
     "LoadPointSummary",
+    "TurnTtft",
     "distribution",
     "e2e_s",
     "first_two_s",
@@ -31,6 +32,7 @@ __all__ = [
     "summarize",
     "tpot_s",
     "ttft_s",
+    "turn_ttft",
 ]
 
 NS = 1e9
@@ -240,3 +242,30 @@ def meets_slo(
 def goodput(good: int, duration_s: float | None) -> float | None:
     """Good requests per second over the load point's duration (None without a duration)."""
     return good / duration_s if duration_s else None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnTtft:
+    """Multi-turn sessions: TTFT of first turns apart from later turns (whose prompt carries
+    the history), and the later turns' mean prompt tokens."""
+
+    first: Distribution | None
+    later: Distribution | None
+    later_prompt_tokens: float | None
+
+
+def turn_ttft(
+    records: Sequence[RequestRecord], percentiles: Sequence[float] = DEFAULT_PERCENTILES
+) -> TurnTtft | None:
+    """First-turn and later-turn TTFT over successful session records (None: no sessions)."""
+    turns = [r for r in records if r.turn is not None]
+    if not turns:
+        return None
+    ok = [r for r in turns if r.success]
+    later = [r for r in ok if r.turn]
+    prompt = [r.prompt_tokens for r in later if r.prompt_tokens is not None]
+    return TurnTtft(
+        first=distribution(_present([ttft_s(r) for r in ok if r.turn == 0]), percentiles),
+        later=distribution(_present([ttft_s(r) for r in later]), percentiles),
+        later_prompt_tokens=_mean(prompt),
+    )

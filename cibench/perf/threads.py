@@ -77,7 +77,7 @@ def _closed_loop(
     records: list[RequestRecord | None] = [None] * len(requests)
     counter = itertools.count()
     total = len(requests)
-    start_ns = time.perf_counter_ns() + _START_LEAD_NS + 50_000 * len(offsets)
+    start_ns = phase.start_or(_START_LEAD_NS + 50_000 * len(offsets))
 
     def work(worker: int, offset_s: float) -> None:
         connection = connections.take()
@@ -163,7 +163,7 @@ class _OpenLoop:
         cap = schedule.cap
         for _ in range(cap or min(_UNCAPPED_START_WORKERS, len(self.phase.requests))):
             self.spawn()
-        start_ns = time.perf_counter_ns() + _START_LEAD_NS
+        start_ns = self.phase.start_or(_START_LEAD_NS)
         for index, offset in enumerate(schedule.arrival_offsets):
             due = start_ns + int(offset * 1e9)
             _sleep_until(due)
@@ -191,6 +191,8 @@ class ThreadBackend:
     def send(
         self, phase: Phase, progress: Progress, settler: Settler
     ) -> list[RequestRecord | None]:
+        if phase.sessions is not None:
+            raise ValueError("multi-turn sessions run on the asyncio backend")
         if phase.schedule.open_loop:
             return _OpenLoop(phase, self._connections, progress, settler).run()
         return _closed_loop(phase, self._connections, progress, settler)
