@@ -66,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "one-off load (override a named profile's keys, or build a profile without any file)"
     )
     for flag, key, kind, text in ONE_OFF_OPTIONS:
-        load.add_argument(flag, dest=key, type=kind, default=None, metavar=text.split()[0])
+        metavar, _, described = text.partition(" ")
+        load.add_argument(flag, dest=key, type=kind, default=None, metavar=metavar, help=described)
     load.add_argument(
         "--arrival",
         choices=["constant", "poisson", "gamma"],
@@ -82,6 +83,7 @@ ONE_OFF_OPTIONS: tuple[tuple[str, str, type, str], ...] = (
     ("--output-len", "output_length", int, "TOKENS per output (default 128)"),
     ("--rate", "request_rate", float, "REQ/S open loop at this rate"),
     ("--burstiness", "burstiness", float, "B gamma shape (1 = poisson, < 1 burstier)"),
+    ("--workers", "workers", int, "N client processes sharing the schedule (default 1)"),
 )
 """Flag, profile key, type and help of every one-off load option (`--arrival` aside)."""
 

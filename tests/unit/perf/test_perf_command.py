@@ -79,7 +79,7 @@ def test_a_one_off_run_against_a_url_needs_no_configs_directory(
             ["perf", "--configs", str(CONFIGS), "--artifacts", str(tmp_path / "b"),
              "--scenario", url, "--rate", "40", "--arrival", "gamma", "--burstiness", "0.5",
              "--num-requests", "12", "--input-len", "16", "--output-len", "8",
-             "--backend", "asyncio"]
+             "--backend", "asyncio", "--workers", "2"]
         )  # fmt: skip
     out = capsys.readouterr().out
     assert (closed, opened) == (0, 0), out
