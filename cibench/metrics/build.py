@@ -68,6 +68,18 @@ GAUGES = (
         "server_prefix_cache_hit_rate",
         "Prompt tokens served from the server's prefix cache over tokens looked up (0-1).",
     ),
+    *(
+        (
+            f"{turns}_turn_ttft_p{q}_seconds",
+            f"{turns}_turn_ttft_p{q}_s",
+            f"Multi-turn sessions: TTFT p{q} of {what}.",
+        )
+        for turns, what in (
+            ("first", "each conversation's first turn"),
+            ("later", "turns 2.., whose prompt carries the history"),
+        )
+        for q in (50, 99)
+    ),
 )
 """(metric name, `PerfSummaryRow` attribute, help) of the per-load-point gauges."""
 STATS = ("max", "min", "avg")

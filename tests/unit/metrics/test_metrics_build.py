@@ -83,6 +83,20 @@ def test_perf_values_become_spec_metrics_with_load_point_labels(tmp_path: Path) 
     assert got["vllm_cibench_time_between_first_and_second_token_min_seconds"][0][1] == 0.02
 
 
+def test_session_turn_ttft_is_pushed_only_for_sessions(tmp_path: Path) -> None:
+    run_dir = write_session(tmp_path / "r", {"s": ["perf"]})
+    session = {"session_turns": 3, "first_turn_ttft_p50_s": 0.02, "later_turn_ttft_p99_s": 0.05}
+    write_perf(run_dir, "s", [perf_row().model_copy(update=session)])
+    got = samples(build_registry(read_run(run_dir), [], prefix="", now_s=NOW))
+    assert got["first_turn_ttft_p50_seconds"][0][1] == pytest.approx(0.02)
+    assert got["later_turn_ttft_p99_seconds"][0][1] == pytest.approx(0.05)
+    assert "later_turn_ttft_p50_seconds" not in got  # no data: left out
+    run_dir = write_session(tmp_path / "plain", {"s": ["perf"]})
+    write_perf(run_dir, "s", [perf_row()])
+    got = samples(build_registry(read_run(run_dir), [], prefix="", now_s=NOW))
+    assert not [name for name in got if "turn_ttft" in name]
+
+
 def test_latency_percentiles_are_summaries_with_sum_and_count(tmp_path: Path) -> None:
     run = read_run(write_complete_run(tmp_path / "r1", ttft_p99=0.2))
     registry = build_registry(run, [], prefix="p_", now_s=NOW)
