@@ -124,15 +124,21 @@ def execute_in_processes(
     for process in processes:
         process.start()
     outcomes: list[Outcome] = []
+    deadline = time.monotonic() + _STARTUP_SECONDS + timeout_s
     try:
         while len(outcomes) < count:
             try:
-                outcomes.append(results.get(timeout=_STARTUP_SECONDS + timeout_s))
+                outcomes.append(results.get(timeout=1.0))
+                continue
             except queue.Empty:
+                pass
+            silent = count - len(outcomes)
+            dead = sum(1 for process in processes if process.exitcode not in (None, 0))
+            if dead or time.monotonic() > deadline:
+                why = f"{dead} exited abnormally" if dead else "the wait timed out"
                 raise CibenchError(
-                    f"workers: {count - len(outcomes)} of {count} processes sent no results "
-                    f"within {_STARTUP_SECONDS + timeout_s:.0f} s"
-                ) from None
+                    f"workers: {silent} of {count} processes sent no results ({why})"
+                )
     finally:
         for process in processes:
             process.join(10)

@@ -11,10 +11,11 @@ from pydantic import ValidationError
 from cibench.artifacts import ScenarioWriter
 from cibench.client.stream import PreparedRequest
 from cibench.config.perf import PerfProfile
-from cibench.perf.phase import Phase
+from cibench.errors import CibenchError
+from cibench.perf.phase import Phase, Target
 from cibench.perf.runner import RunTarget, run_point
 from cibench.perf.schedule import Schedule
-from cibench.perf.workers import share
+from cibench.perf.workers import execute_in_processes, share
 from cibench.sim.testing import run_simulator
 from tests.support.csv_cells import read_requests
 
@@ -81,3 +82,10 @@ def test_two_processes_send_one_schedule_on_one_clock(tmp_path: Path, backend: s
 def test_workers_are_checked(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         profile(**changes)
+
+
+def test_a_failing_process_is_a_clear_error() -> None:
+    phase = Phase(requests(2), Schedule(worker_offsets=(0.0, 0.0)))
+    target = Target("127.0.0.1", 9, 1.0)
+    with pytest.raises(CibenchError, match=r"workers: process \d: ValueError: unknown backend"):
+        execute_in_processes("no-such-backend", target, [phase], 2, 5.0)
