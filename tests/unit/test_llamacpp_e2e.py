@@ -40,15 +40,19 @@ def _engine_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the PR flow once; the run's artifacts directory (the session must exit 0)."""
+def _need_engine() -> None:
     missing = _engine_missing()
     if missing is not None:
         message = f"{missing} is not installed for scenario {SCENARIO}: {INSTALL_HINT}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true but {message}")
         pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the PR flow once; the run's artifacts directory (the session must exit 0)."""
+    _need_engine()
     artifacts = tmp_path_factory.mktemp("llamacpp-e2e")
     configs = configs_for_a_busy_host(tmp_path_factory.mktemp("llamacpp-configs") / "configs")
     argv = [sys.executable, "-m", "pytest", "--scenario", SCENARIO, "--run-type", "pr"]
@@ -105,3 +109,22 @@ def test_metrics_file_is_valid_prometheus_text(run_dir: Path) -> None:
     if shutil.which("promtool") is None and os.environ.get("CI", "").lower() != "true":
         pytest.skip("promtool not installed (apt-get install prometheus); CI installs it.")
     promtool_check(path)
+
+
+def test_a_multi_turn_workload_runs_against_the_real_engine(tmp_path: Path) -> None:
+    """The `multi-turn` example profile, made smaller: 2 conversations of 3 turns (~20 s)."""
+    _need_engine()
+    argv = [sys.executable, "-m", "cibench.cli", "perf", "--configs", str(REPO / "configs")]
+    argv += ["--artifacts", str(tmp_path), "--scenario", SCENARIO, "--profile", "multi-turn"]
+    argv += ["--concurrency", "2", "--num-requests", "2", "--output-len", "8"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CIBENCH_", "PYTEST_"))}
+    done = subprocess.run(
+        argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    (summary,) = read_summary(next(tmp_path.glob(f"*/{SCENARIO}/perf/summary_*.csv")))
+    assert (summary.num_requests, summary.failures) == (6, 0)  # 2 conversations x 3 turns
+    assert summary.later_turn_ttft_p50_s is not None
+    assert summary.later_turn_prompt_tokens is not None
+    # later turns carry the history (the 64 first-turn tokens include the chat template)
+    assert summary.later_turn_prompt_tokens > 64 + 8
