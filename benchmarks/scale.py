@@ -14,9 +14,11 @@ Run: `.venv/bin/python benchmarks/scale.py [streams|workers|all] [--streams 1024
      its /metrics.
    Server and runner are pinned to one CPU each when the machine has two.
 2. `workers`: the highest uncapped open-loop rate (asyncio, 16-token streamed outputs, zero
-   latency reference server) that keeps a clean harness-health verdict, sent from 1 and from 2
-   processes (`cibench/perf/workers.py`: each process sends every other arrival of one
-   schedule, on one clock). Nothing is pinned: the processes and the server share the CPUs.
+   latency reference server) that keeps a clean harness-health verdict (in one of two tries,
+   so that another job's passing spike on a shared machine does not end the ladder), sent
+   from 1 and from 2 processes (`cibench/perf/workers.py`: each process sends every other
+   arrival of one schedule, on one clock). Nothing is pinned: the processes and the server
+   share the CPUs.
 
 The figures depend on the machine: on a 2-core host shared with other work, two client
 processes and the server compete for the same two cores, so `workers` shows the mechanism
@@ -168,6 +170,8 @@ def workers_rate(seconds: float) -> None:
             best, shown = 0.0, []
             for rate in rates:
                 ok, achieved, codes = _open_point(url, rate, seconds, workers)
+                if not ok:  # a shared machine's passing spike: one more try at this rate
+                    ok, achieved, codes = _open_point(url, rate, seconds, workers)
                 shown.append(f"{rate}->{achieved:.0f}{'' if ok else f' ({codes})'}")
                 if not ok:
                     break
