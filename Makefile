@@ -54,8 +54,11 @@ typecheck: venv
 configs-lint: venv
 	$(BIN)/cibench lint --configs configs
 
+# two xdist workers: most unit tests wait on real servers and subprocesses, not the CPU
+UNIT_WORKERS ?= 2
+
 unit: venv
-	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/unit -n $(UNIT_WORKERS) $(PYTEST_ARGS)
 
 # One simulator behind a proxy that plays ~50 buggy servers; fails under a 95 % kill rate
 # (docs/functional.md#mutation-harness). About a minute on two cores.
