@@ -4,9 +4,10 @@
         measure_perf_point(perf_point, server, stage_dir, request.config)
 
 Each runs one plan item against the scenario's server, records its results through
-`cibench.artifacts`, and fails the test by the stage's policy (perf: failure ratio, with a PR
-run's confirm step; accuracy: score below threshold), with a message that says where the files
-are.
+`cibench.artifacts`, and fails the test by the stage's policy (functional: a failed check or a
+declared capability missing; perf: failure ratio, with a PR run's confirm step; accuracy:
+score below threshold), with a message that says where the files are. The functional stage's
+fixtures and CSV row per case come from `cibench.functional_plugin`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cibench.accuracy.runner import AccuracyOutcome, run_profile
@@ -25,11 +27,31 @@ from cibench.capacity.soak import run_soak
 from cibench.client.endpoint import Endpoint
 from cibench.errors import DatasetError
 from cibench.failures.logscan import LogPattern
+from cibench.functional.results import CaseRecord
+from cibench.functional.stage import CaseOutcome, Server, evaluate_case
 from cibench.perf.runner import PointOutcome, RunTarget, run_point
-from cibench.plan import AccuracyItem, PerfItem
+from cibench.plan import AccuracyItem, FunctionalItem, PerfItem
 from cibench.session import SESSION_KEY, CibenchSession, RunContext
 
-__all__ = ["measure_capacity", "measure_perf_point", "score_accuracy"]
+__all__ = ["check_functional_case", "measure_capacity", "measure_perf_point", "score_accuracy"]
+
+
+def check_functional_case(
+    functional_case: FunctionalItem,
+    functional_server: Server,
+    http_client: httpx.Client,
+    functional_record: CaseRecord,
+) -> CaseOutcome:
+    """Run one functional case and check the reply: skip the test when the server lacks an
+    undeclared capability the case needs, fail it with every failed check (which also go to
+    the case's CSV row, through `functional_record`)."""
+    outcome = evaluate_case(http_client, functional_case.case, functional_server)
+    if outcome.status == "skip":
+        pytest.skip(outcome.reason)
+    functional_record.failures = list(outcome.failures)
+    if outcome.status == "fail":
+        pytest.fail(outcome.reason, pytrace=False)
+    return outcome
 
 
 def live_writer(config: pytest.Config) -> Callable[[str], None] | None:
