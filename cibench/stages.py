@@ -86,20 +86,6 @@ def headline(outcome: PointOutcome) -> str:
     )
 
 
-def _target(
-    perf_point: PerfItem, server: Endpoint, log_patterns: Sequence[LogPattern]
-) -> RunTarget:
-    return RunTarget(
-        base_url=server.base_url,
-        model=server.model,
-        provider=perf_point.scenario_id,
-        scenario=perf_point.scenario_id,
-        api_key=server.api_key,
-        process=server.process,
-        log_patterns=tuple(log_patterns),
-    )
-
-
 def measure_perf_point(
     perf_point: PerfItem,
     server: Endpoint,
@@ -115,7 +101,7 @@ def measure_perf_point(
     is measured once more (`cibench.gates.confirm`, settings `gates.confirm`) before the
     post-session gates."""
     profile = perf_point.profile
-    target = _target(perf_point, server, log_patterns)
+    target = RunTarget.from_endpoint(server, log_patterns)
     write = live_writer(config)
     outcome = run_point(target, profile, perf_point.point, ScenarioWriter(stage_dir), report=write)
     problems = outcome.failures(profile.max_failure_ratio, profile.min_good_ratio)
@@ -148,7 +134,7 @@ def measure_capacity(
     """Run a whole SLO search, ladder or soak (docs/capacity.md); fail the test when a search
     found no answer it can stand behind, a ladder's first step broke, or a soak drifted."""
     profile, point = perf_point.profile, perf_point.point
-    target = _target(perf_point, server, log_patterns)
+    target = RunTarget.from_endpoint(server, log_patterns)
     writer = ScenarioWriter(stage_dir)
     report = live_writer(config)
     where = f"{perf_point.id} (profile '{perf_point.profile_name}')"
@@ -182,15 +168,7 @@ def confirm(
     def remeasure_baseline(where: Path) -> object:
         endpoint = session.confirm_baseline_endpoint()
         assert endpoint is not None  # only passed when a baseline scenario is configured
-        base = RunTarget(
-            endpoint.base_url,
-            endpoint.model,
-            target.provider,
-            target.scenario,
-            endpoint.api_key,
-            process=endpoint.process,
-            log_patterns=target.log_patterns,
-        )
+        base = target.with_server(endpoint)
         return run_point(base, profile, point, ScenarioWriter(where), report=write)
 
     configured = session.settings.gates.confirm.baseline_scenario is not None
