@@ -103,7 +103,7 @@ def measure(
     writer = RunWriter(run_dir).scenario(scenario.id)
     with ExitStack() as stack:
         endpoint = stack.enter_context(served(scenario, writer.directory))
-        target = RunTarget(endpoint.base_url, endpoint.model, scenario.id, scenario.id)
+        target = RunTarget.from_endpoint(endpoint)
         outcome = run_point(target, profile, point, writer)
         if confirmer is None:
             return False
@@ -111,8 +111,7 @@ def measure(
         def remeasure_baseline(where: Path) -> object:
             assert baseline_scenario is not None
             base = stack.enter_context(served(baseline_scenario, run_dir / "baseline-server"))
-            on_base = RunTarget(base.base_url, base.model, scenario.id, scenario.id)
-            return run_point(on_base, profile, point, ScenarioWriter(where))
+            return run_point(target.with_server(base), profile, point, ScenarioWriter(where))
 
         lines = confirmer.after_point(
             scenario.id,

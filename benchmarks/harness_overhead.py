@@ -55,7 +55,7 @@ from cibench.client.stream import PreparedRequest
 from cibench.launch.process import free_port
 from cibench.perf.backends import execute
 from cibench.perf.health import Health, HealthLimits, assess
-from cibench.perf.phase import Phase, Target
+from cibench.perf.phase import Address, Phase
 from cibench.perf.probe import LagProbe
 from cibench.perf.schedule import Schedule, fixed_offsets, poisson_offsets
 from cibench.perf.server_metrics import server_metrics
@@ -124,8 +124,8 @@ def _requests(url: str, count: int, tokens: int, start: int = 0) -> list[Prepare
     return requests
 
 
-def _target(url: str) -> Target:
-    return Target("127.0.0.1", int(url.rsplit(":", 1)[1]), 60.0)
+def _target(url: str) -> Address:
+    return Address("127.0.0.1", int(url.rsplit(":", 1)[1]), 60.0)
 
 
 def _ms(value: float | None) -> str:

@@ -1,4 +1,7 @@
-"""pytest entry point: options, markers, fixtures and thin hooks that call `CibenchSession`."""
+"""pytest entry point: options, markers, fixtures and thin hooks that call `CibenchSession`.
+
+The functional stage's fixtures are in `cibench.functional_plugin`, registered here.
+"""
 
 from __future__ import annotations
 
@@ -253,6 +256,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = session
     _interrupt_on_sigterm()
     config.pluginmanager.register(PostSession(session), "cibench-post-session")
+    # imported here, not at the top: `import cibench.plugin` stays cheap (tests/unit)
+    from cibench import functional_plugin
+
+    config.pluginmanager.register(functional_plugin, "cibench-functional")
     # Tests of one scenario share one server, and perf must never run beside other tests on
     # it: keep each scenario on one worker (xdist_group marks are set at collection).
     if getattr(config.option, "dist", "no") == "load":

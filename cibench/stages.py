@@ -4,9 +4,10 @@
         measure_perf_point(perf_point, server, stage_dir, request.config)
 
 Each runs one plan item against the scenario's server, records its results through
-`cibench.artifacts`, and fails the test by the stage's policy (perf: failure ratio, with a PR
-run's confirm step; accuracy: score below threshold), with a message that says where the files
-are.
+`cibench.artifacts`, and fails the test by the stage's policy (functional: a failed check or a
+declared capability missing; perf: failure ratio, with a PR run's confirm step; accuracy:
+score below threshold), with a message that says where the files are. The functional stage's
+fixtures and CSV row per case come from `cibench.functional_plugin`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cibench.accuracy.runner import AccuracyOutcome, run_profile
@@ -25,11 +27,31 @@ from cibench.capacity.soak import run_soak
 from cibench.client.endpoint import Endpoint
 from cibench.errors import DatasetError
 from cibench.failures.logscan import LogPattern
+from cibench.functional.results import CaseRecord
+from cibench.functional.stage import CaseOutcome, Server, evaluate_case
 from cibench.perf.runner import PointOutcome, RunTarget, run_point
-from cibench.plan import AccuracyItem, PerfItem
+from cibench.plan import AccuracyItem, FunctionalItem, PerfItem
 from cibench.session import SESSION_KEY, CibenchSession, RunContext
 
-__all__ = ["measure_capacity", "measure_perf_point", "score_accuracy"]
+__all__ = ["check_functional_case", "measure_capacity", "measure_perf_point", "score_accuracy"]
+
+
+def check_functional_case(
+    functional_case: FunctionalItem,
+    functional_server: Server,
+    http_client: httpx.Client,
+    functional_record: CaseRecord,
+) -> CaseOutcome:
+    """Run one functional case and check the reply: skip the test when the server lacks an
+    undeclared capability the case needs, fail it with every failed check (which also go to
+    the case's CSV row, through `functional_record`)."""
+    outcome = evaluate_case(http_client, functional_case.case, functional_server)
+    if outcome.status == "skip":
+        pytest.skip(outcome.reason)
+    functional_record.failures = list(outcome.failures)
+    if outcome.status == "fail":
+        pytest.fail(outcome.reason, pytrace=False)
+    return outcome
 
 
 def live_writer(config: pytest.Config) -> Callable[[str], None] | None:
@@ -64,20 +86,6 @@ def headline(outcome: PointOutcome) -> str:
     )
 
 
-def _target(
-    perf_point: PerfItem, server: Endpoint, log_patterns: Sequence[LogPattern]
-) -> RunTarget:
-    return RunTarget(
-        base_url=server.base_url,
-        model=server.model,
-        provider=perf_point.scenario_id,
-        scenario=perf_point.scenario_id,
-        api_key=server.api_key,
-        process=server.process,
-        log_patterns=tuple(log_patterns),
-    )
-
-
 def measure_perf_point(
     perf_point: PerfItem,
     server: Endpoint,
@@ -93,7 +101,7 @@ def measure_perf_point(
     is measured once more (`cibench.gates.confirm`, settings `gates.confirm`) before the
     post-session gates."""
     profile = perf_point.profile
-    target = _target(perf_point, server, log_patterns)
+    target = RunTarget.from_endpoint(server, log_patterns)
     write = live_writer(config)
     outcome = run_point(target, profile, perf_point.point, ScenarioWriter(stage_dir), report=write)
     problems = outcome.failures(profile.max_failure_ratio, profile.min_good_ratio)
@@ -126,7 +134,7 @@ def measure_capacity(
     """Run a whole SLO search, ladder or soak (docs/capacity.md); fail the test when a search
     found no answer it can stand behind, a ladder's first step broke, or a soak drifted."""
     profile, point = perf_point.profile, perf_point.point
-    target = _target(perf_point, server, log_patterns)
+    target = RunTarget.from_endpoint(server, log_patterns)
     writer = ScenarioWriter(stage_dir)
     report = live_writer(config)
     where = f"{perf_point.id} (profile '{perf_point.profile_name}')"
@@ -160,15 +168,7 @@ def confirm(
     def remeasure_baseline(where: Path) -> object:
         endpoint = session.confirm_baseline_endpoint()
         assert endpoint is not None  # only passed when a baseline scenario is configured
-        base = RunTarget(
-            endpoint.base_url,
-            endpoint.model,
-            target.provider,
-            target.scenario,
-            endpoint.api_key,
-            process=endpoint.process,
-            log_patterns=target.log_patterns,
-        )
+        base = target.with_server(endpoint)
         return run_point(base, profile, point, ScenarioWriter(where), report=write)
 
     configured = session.settings.gates.confirm.baseline_scenario is not None

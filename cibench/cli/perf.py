@@ -200,15 +200,8 @@ def run(args: argparse.Namespace) -> int:
         with stage_run(args, "perf", args.scenario, scenario, api_key, configs_optional) as run:
             endpoint = run.endpoint
             print(f"run: {run.session.run_dir}", flush=True)
-            target = RunTarget(
-                endpoint.base_url,
-                endpoint.model,
-                run.scenario.id,
-                run.scenario.id,
-                endpoint.api_key,
-                process=endpoint.process,
-                log_patterns=tuple(load_patterns(configs.root if configs else None)),
-            )
+            patterns = load_patterns(configs.root if configs else None)
+            target = RunTarget.from_endpoint(endpoint, patterns)
             for point in profile.load_points():
                 if profile.soak is not None:
                     failed += _soak(target, profile, point, run.writer)

@@ -19,7 +19,7 @@ from collections.abc import Coroutine
 from cibench.client.aconnection import AsyncPool
 from cibench.client.record import RequestRecord
 from cibench.perf.aloop import START_LEAD_NS, Slots, open_loop, sleep_until
-from cibench.perf.phase import Phase, Progress, Settler, Target
+from cibench.perf.phase import Address, Phase, Progress, Settler
 from cibench.perf.probe import LagProbe, watch_loop
 from cibench.perf.sessions import run_sessions
 
@@ -78,7 +78,7 @@ class AsyncioBackend:
 
     name = "asyncio"
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Address) -> None:
         self.probe: LagProbe | None = None
         """Set by the phase loop to sample this event loop's lag (receive-side health)."""
         self._loop = asyncio.new_event_loop()

@@ -14,12 +14,12 @@ from collections.abc import Callable, Sequence
 from cibench.client.record import RequestRecord
 from cibench.perf.aio import AsyncioBackend
 from cibench.perf.phase import (
+    Address,
     Backend,
     BeforePhase,
     Phase,
     Progress,
     Settler,
-    Target,
     all_sent,
     no_gc,
 )
@@ -28,7 +28,7 @@ from cibench.perf.threads import ThreadBackend
 
 __all__ = ["BACKENDS", "UNCAPPED_WARM_CONNECTIONS", "execute", "make_backend"]
 
-BACKENDS: dict[str, Callable[[Target], Backend]] = {
+BACKENDS: dict[str, Callable[[Address], Backend]] = {
     ThreadBackend.name: ThreadBackend,
     AsyncioBackend.name: AsyncioBackend,
 }
@@ -37,7 +37,7 @@ UNCAPPED_WARM_CONNECTIONS = 16
 """Connections opened before a phase whose schedule has no concurrency cap."""
 
 
-def make_backend(name: str, target: Target) -> Backend:
+def make_backend(name: str, target: Address) -> Backend:
     """The backend called `name`, aimed at `target` (opens nothing yet)."""
     factory = BACKENDS.get(name)
     if factory is None:
@@ -48,7 +48,7 @@ def make_backend(name: str, target: Target) -> Backend:
 
 def execute(
     backend: str,
-    target: Target,
+    target: Address,
     phases: Sequence[Phase],
     progress: Progress | None = None,
     before_phase: BeforePhase | None = None,

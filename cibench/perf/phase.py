@@ -17,6 +17,7 @@ from cibench.client.stream import PreparedRequest, ResponseTimer
 from cibench.perf.schedule import Schedule
 
 __all__ = [
+    "Address",
     "Backend",
     "BeforePhase",
     "Conversation",
@@ -25,7 +26,6 @@ __all__ = [
     "Progress",
     "SessionScript",
     "Settler",
-    "Target",
     "all_sent",
     "no_gc",
 ]
@@ -39,8 +39,15 @@ may return an agreed absolute start (`Phase.start_ns`) for the phase."""
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """Where requests go. `secret` (an API key) is only used to blank it out of error text."""
+class Address:
+    """Where a backend's connections go: host, port, TLS and the request timeout, nothing else.
+
+    Not another "where the server is" type: it is the network part of a `RunTarget`
+    (`cibench.perf.target`), made per load point by `runner.run_point`. The send loops need no
+    URL, model or auth header (those are in the encoded request bytes), and this small frozen
+    value pickles cheaply into worker processes (`workers.execute_in_processes`). `secret` (the
+    API key) is only used to blank it out of error text.
+    """
 
     host: str
     port: int

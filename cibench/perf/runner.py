@@ -18,14 +18,13 @@ import httpx
 
 from cibench.artifacts import ScenarioWriter
 from cibench.artifacts.rows import LoadPointParameters
-from cibench.client.endpoint import ServerProcess, auth_headers
 from cibench.client.guard import GuardLimits, RequestGuard
 from cibench.client.http1 import encode_request
 from cibench.client.record import RequestRecord
 from cibench.client.stream import PreparedRequest
 from cibench.config.perf import LoadPoint, PerfProfile
 from cibench.errors import CibenchError
-from cibench.failures.logscan import LogMatch, LogPattern, LogWindow, format_matches, load_patterns
+from cibench.failures.logscan import LogMatch, LogWindow, format_matches, load_patterns
 from cibench.failures.reasons import format_reasons, reason_counts
 from cibench.monitor.sampler import ResourceSampler
 from cibench.monitor.series import point_stats, summary_cells
@@ -34,7 +33,7 @@ from cibench.perf import csvio
 from cibench.perf.backends import execute
 from cibench.perf.dataset import DatasetPrompt, load_dataset
 from cibench.perf.health import Health, HealthLimits, assess
-from cibench.perf.phase import Conversation, Phase, Progress, SessionScript, Target
+from cibench.perf.phase import Address, Conversation, Phase, Progress, SessionScript
 from cibench.perf.probe import LagProbe
 from cibench.perf.schedule import schedule_for, warmup_schedule
 from cibench.perf.server_metrics import ServerMetrics, server_metrics
@@ -46,6 +45,7 @@ from cibench.perf.stats import (
     summarize,
     turn_ttft,
 )
+from cibench.perf.target import RunTarget
 from cibench.perf.tokencount import PROBE_EXACT_PROMPTS, open_counter
 from cibench.perf.workers import execute_in_processes
 from cibench.perf.workload import (
@@ -68,21 +68,6 @@ Report = Callable[[str], None]
 
 SIZING_REQUEST_SECONDS = 60.0
 SCRAPE_TIMEOUT_SECONDS = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class RunTarget:
-    """The server under load: base URL without `/v1`, model name, key, and file-name labels."""
-
-    base_url: str
-    model: str
-    provider: str
-    scenario: str
-    api_key: str | None = field(default=None, repr=False)
-    process: ServerProcess | None = None
-    """A server cibench started: its log is scanned and its exit noticed per load point."""
-    log_patterns: tuple[LogPattern, ...] = ()
-    """The log pattern library (default: the built-in one, `cibench/failures/log_patterns.yaml`)."""
 
 
 @dataclass(slots=True)
@@ -140,7 +125,7 @@ class PointOutcome:
         return found
 
 
-def _target(target: RunTarget, profile: PerfProfile) -> tuple[Target, str, str]:
+def _address(target: RunTarget, profile: PerfProfile) -> tuple[Address, str, str]:
     parts = urlsplit(target.base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CibenchError(
@@ -150,7 +135,7 @@ def _target(target: RunTarget, profile: PerfProfile) -> tuple[Target, str, str]:
     port = parts.port or (443 if tls else 80)
     host_header = parts.netloc.rsplit("@", 1)[-1]
     api = "/v1/chat/completions" if profile.api == "chat" else "/v1/completions"
-    net = Target(parts.hostname, port, profile.timeout_seconds, target.api_key, tls)
+    net = Address(parts.hostname, port, profile.timeout_seconds, target.api_key, tls)
     return net, host_header, parts.path.rstrip("/") + api
 
 
@@ -162,7 +147,7 @@ def _prompts(
     notes: list[str],
 ) -> tuple[list[SizedPrompt], str]:
     """Size every prompt; when the server cannot be asked, fall back to unmeasured prompts."""
-    headers = auth_headers(target.api_key)
+    headers = target.headers()
     # Sizing talks to the server before the clock starts: bound it as a whole (a hung or
     # dripping /tokenize must not stall the stage), from the profile's own timeout.
     limits = GuardLimits(
@@ -212,8 +197,7 @@ def _dataset_rows(target: RunTarget, profile: PerfProfile, needed: int) -> list[
     bounded = spec.min_input_tokens is not None or spec.max_input_tokens is not None
     if not bounded:
         return load_dataset(spec, needed, profile.seed, None)
-    headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
-    with httpx.Client(timeout=60.0, headers=headers) as client:
+    with httpx.Client(timeout=60.0, headers=target.headers()) as client:
         try:
             counter = open_counter(client, target.base_url, target.model, "completions", "auto")
         except (CibenchError, httpx.HTTPError, ValueError):
@@ -260,13 +244,13 @@ def _monitor(progress: Progress, report: Report | None, every_s: float) -> Itera
 
 def _phases(
     target: RunTarget, profile: PerfProfile, point: LoadPoint, notes: list[str]
-) -> tuple[Target, list[Phase], str, dict[tuple[int, int], int]]:
+) -> tuple[Address, list[Phase], str, dict[tuple[int, int], int]]:
     """Size the prompts and encode every request (warmup first, then one phase per epoch)."""
-    net, host_header, path = _target(target, profile)
+    net, host_header, path = _address(target, profile)
     headers = {
         "Content-Type": "application/json",
         "Accept": "text/event-stream",
-        **auth_headers(target.api_key),
+        **target.headers(),
     }
     turns = profile.session.turns if profile.session is not None else 1
     per_epoch = point.num_requests * turns  # a session point's request count: conversations
@@ -363,7 +347,7 @@ def run_point(
     notes: list[str] = []
     net, phases, sizing, input_targets = _phases(target, profile, point, notes)
     first_measured = 1 if profile.warmup else 0
-    auth = auth_headers(target.api_key)
+    auth = target.headers()
     scrapes: dict[str, str | None] = {}
 
     scrape_timeout = min(SCRAPE_TIMEOUT_SECONDS, profile.timeout_seconds)
@@ -474,7 +458,7 @@ def _log_window(target: RunTarget) -> LogWindow | None:
 
 def _in_processes(
     profile: PerfProfile,
-    net: Target,
+    net: Address,
     phases: list[Phase],
     first_measured: int,
     scrapes: dict[str, str | None],

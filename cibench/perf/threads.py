@@ -16,7 +16,7 @@ import time
 
 from cibench.client.connection import BlockingConnection
 from cibench.client.record import RequestRecord
-from cibench.perf.phase import Phase, Progress, Settler, Target
+from cibench.perf.phase import Address, Phase, Progress, Settler
 
 __all__ = ["ThreadBackend"]
 
@@ -34,7 +34,7 @@ def _sleep_until(deadline_ns: int) -> None:
 class _Connections:
     """Idle connections kept between phases so a phase starts on warm, open sockets."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Address) -> None:
         self._target = target
         self._tls = target.tls_context()
         self._idle: list[BlockingConnection] = []
@@ -182,7 +182,7 @@ class ThreadBackend:
 
     name = "threading-pool"
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Address) -> None:
         self._connections = _Connections(target)
 
     def connect(self, count: int) -> None:

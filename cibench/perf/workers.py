@@ -31,7 +31,7 @@ from multiprocessing.synchronize import Barrier
 from cibench.client.record import RequestRecord
 from cibench.errors import CibenchError
 from cibench.perf.backends import execute
-from cibench.perf.phase import Phase, Target
+from cibench.perf.phase import Address, Phase
 from cibench.perf.probe import LagProbe
 from cibench.perf.schedule import Schedule
 
@@ -65,7 +65,7 @@ def _process_main(
     index: int,
     count: int,
     backend: str,
-    target: Target,
+    target: Address,
     phases: Sequence[Phase],
     barrier: Barrier,
     start: Synchronized[int],
@@ -97,7 +97,7 @@ def _process_main(
 
 def execute_in_processes(
     backend: str,
-    target: Target,
+    target: Address,
     phases: Sequence[Phase],
     count: int,
     timeout_s: float,

@@ -1,7 +1,8 @@
 """Another repository uses cibench: its own configs/ and test files, the installed plugin.
 
 `examples/external-repo/` is copied out of this checkout and run with a plain `pytest`; the run
-directory must be as complete as one of cibench's own (session, run, perf CSVs, metrics, gates).
+directory must be as complete as one of cibench's own (session, run, functional and perf CSVs,
+capabilities, metrics, gates).
 """
 
 from __future__ import annotations
@@ -34,11 +35,16 @@ def test_the_example_repository_runs_with_the_installed_plugin(tmp_path: Path) -
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
-    assert "2 passed" in output
+    assert "4 passed" in output
     run_dir = repo / "artifacts" / "ext"
     [scenario] = read_run(run_dir).scenarios
     assert scenario.scenario == "my-sim"
-    assert scenario.expected_stages == ("perf",)
+    assert scenario.expected_stages == ("functional", "perf")
+    assert [(case.suite, case.case_id, case.status) for case in scenario.functional] == [
+        ("smoke", "chat", "pass"),
+        ("smoke", "chat_stream", "pass"),
+    ]
+    assert (run_dir / "my-sim" / "capabilities.json").exists()
     assert [point.concurrency for point in scenario.perf] == [1, 2]
     gates = RunReader(run_dir).gates()
     assert gates is not None

@@ -28,6 +28,7 @@ from cibench.config.perf import PerfProfile
 from cibench.config.scenario import Scenario
 from cibench.errors import AuthError
 from cibench.functional.capabilities import probe
+from cibench.functional.probes import ProbeRefused, ScenarioProbes
 from cibench.functional.schemas import SchemaSet
 from cibench.launch.base import Endpoint
 from cibench.launch.external import ExternalLauncher, discover_model
@@ -35,6 +36,7 @@ from cibench.launch.health import wait_healthy
 from cibench.perf.runner import RunTarget, run_point
 
 DATASET = Path(__file__).resolve().parents[3] / "configs" / "datasets" / "gpqa_synthetic.csv"
+SCHEMAS = SchemaSet.load()
 
 
 def health_ok_else(act: Act):  # type: ignore[no-untyped-def]
@@ -189,6 +191,25 @@ def test_probe_refused_finds_no_unsupported_capability(status: int) -> None:
     assert str(status) in guard.refusal
     unsupported = {name for name, finding in found.findings.items() if finding.support == "no"}
     assert unsupported == set(), f"a {status} was taken as evidence: {unsupported}"
+
+
+def test_a_refused_probe_fails_every_later_case_without_probing_again() -> None:
+    probes = ScenarioProbes()
+    probed: list[object] = []
+
+    def ask(server: HostileServer) -> None:
+        guard = RequestGuard(GuardLimits(request_seconds=2))
+        refused = pytest.raises(ProbeRefused, match=r"^capability probe of 'hostile' refused: ")
+        with httpx.Client(base_url=server.url, transport=guard, timeout=2) as client, refused:
+            probes.capabilities("hostile", client, guard, "m", SCHEMAS, probed.append)
+
+    with HostileServer(health_ok_else(answer(401))) as server:
+        ask(server)
+        sent = len(server.requests)
+        ask(server)
+    assert sent > 0
+    assert len(server.requests) == sent
+    assert probed == []
 
 
 # ---- accuracy: errors fail the stage, Retry-After is honoured -------------------------------

@@ -12,7 +12,7 @@ from cibench.artifacts import ScenarioWriter
 from cibench.client.stream import PreparedRequest
 from cibench.config.perf import PerfProfile
 from cibench.errors import CibenchError
-from cibench.perf.phase import Phase, Target
+from cibench.perf.phase import Address, Phase
 from cibench.perf.runner import RunTarget, run_point
 from cibench.perf.schedule import Schedule
 from cibench.perf.workers import execute_in_processes, share
@@ -86,6 +86,6 @@ def test_workers_are_checked(changes: dict[str, Any], message: str) -> None:
 
 def test_a_failing_process_is_a_clear_error() -> None:
     phase = Phase(requests(2), Schedule(worker_offsets=(0.0, 0.0)))
-    target = Target("127.0.0.1", 9, 1.0)
+    target = Address("127.0.0.1", 9, 1.0)
     with pytest.raises(CibenchError, match=r"workers: process \d: ValueError: unknown backend"):
         execute_in_processes("no-such-backend", target, [phase], 2, 5.0)
