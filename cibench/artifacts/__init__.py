@@ -11,9 +11,12 @@ reads a run directory goes through `RunReader`. The CSV codec (`codec`) is the o
     .../<scenario>/perf/summary_*.csv          PerfSummaryRow (one per load point)
     .../<scenario>/perf/requests_*.csv         PerfRequestRow (one per request)
     .../<scenario>/accuracy.csv                AccuracyRow
+    .../<scenario>/perf/capacity_*.csv         CapacityRow (one per SLO search or ladder)
+    .../<scenario>/perf/probes_*.csv           ProbeRow (one per probe or ladder step)
+    .../<scenario>/perf/soak_*.csv             SoakRow (one per drift metric of a soak)
 """
 
-from cibench.artifacts.capacity import CapacityKey, CapacityRow, metric_name
+from cibench.artifacts.capacity import CapacityKey, CapacityRow, ProbeRow, SoakRow, metric_name
 from cibench.artifacts.files import (
     GatesFile,
     RunFile,
@@ -25,6 +28,7 @@ from cibench.artifacts.reader import (
     RunReader,
     RunResults,
     ScenarioResults,
+    SoakVerdict,
     read_requests,
     read_run,
     read_summary,
@@ -49,6 +53,7 @@ __all__ = [
     "LoadPointKey",
     "PerfRequestRow",
     "PerfSummaryRow",
+    "ProbeRow",
     "RunFile",
     "RunReader",
     "RunResults",
@@ -57,6 +62,8 @@ __all__ = [
     "ScenarioWriter",
     "SessionFile",
     "SessionScenario",
+    "SoakRow",
+    "SoakVerdict",
     "VerdictRecord",
     "metric_name",
     "read_requests",

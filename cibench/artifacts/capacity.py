@@ -1,22 +1,32 @@
-"""SLO-search and ladder results: `perf/capacity_*.csv` (one row per search: the answer) and
-`perf/probes_*.csv` (one row per probe or step), as typed rows."""
+"""SLO-search, ladder and soak results: `perf/capacity_*.csv` (one row per search: the answer),
+`perf/probes_*.csv` (one row per probe or step) and `perf/soak_*.csv` (the drift verdict), as
+typed rows."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from cibench.artifacts.codec import Column, CsvRow, label
+from pydantic import Field
+
+from cibench.artifacts.codec import Column, CsvRow, decode_float, encode, label
 
 __all__ = [
     "CAPACITY_GLOB",
+    "PROBES_GLOB",
     "PROBE_COLUMNS",
+    "SOAK_GLOB",
     "CapacityKey",
     "CapacityRow",
+    "ProbeRow",
+    "SoakRow",
     "metric_name",
 ]
 
 CAPACITY_GLOB = "capacity_*.csv"
+PROBES_GLOB = "probes_*.csv"
+SOAK_GLOB = "soak_*.csv"
 PROBE_COLUMNS = (
     "Scenario",
     "Search_Over",
@@ -117,3 +127,88 @@ class CapacityRow(CsvRow):
             output_len=label(self.output_length),
             slo_hash=self.slo_hash,
         )
+
+
+class ProbeRow(CsvRow):
+    """One row of `probes_*.csv`: one search probe or ladder step and its verdict."""
+
+    COLUMNS: ClassVar[tuple[Column, ...]] = (
+        Column("Scenario", "scenario"),
+        Column("Search_Over", "search_over"),
+        Column("Input_Length", "input_length"),
+        Column("Output_Length", "output_length"),
+        Column("SLO_Hash", "slo_hash"),
+        Column("Probe", "probe"),
+        Column("Load", "load"),
+        Column("Verdict", "verdict"),
+        Column("Breaches", "breaches"),
+        Column("QPS", "qps"),
+        Column("Fail_Rate", "fail_rate"),
+        Column("Elapsed(s)", "elapsed_s"),
+    )
+    scenario: str = ""
+    search_over: str = ""
+    input_length: int | None = None
+    output_length: int | None = None
+    slo_hash: str = ""
+    probe: int | None = None
+    load: float | None = None
+    verdict: str = ""
+    """`pass`, `break`, `harness-bound` or `server failing`."""
+    breaches: str = ""
+    qps: float | None = None
+    fail_rate: float | None = None
+    elapsed_s: float | None = None
+    measured: dict[str, float | None] = Field(default_factory=dict)
+    """SLO key (`ttft_p99_s`, `fail_rate`, ...) -> the value this probe measured."""
+
+    @classmethod
+    def extra_fields(cls, cells: Mapping[str, str]) -> dict[str, Any]:
+        """The per-SLO-key columns after `PROBE_COLUMNS`."""
+        return {
+            "measured": {
+                key: decode_float(value) for key, value in cells.items() if key not in PROBE_COLUMNS
+            }
+        }
+
+    def to_cells(self) -> dict[str, str]:
+        """`PROBE_COLUMNS`, then one cell per SLO key."""
+        cells = super().to_cells()
+        cells.update({key: encode(value) for key, value in self.measured.items()})
+        return cells
+
+    @property
+    def key(self) -> CapacityKey:
+        """The search this probe belongs to (its backend is not in the file: empty)."""
+        return CapacityKey(
+            search_over=self.search_over,
+            backend="",
+            input_len=label(self.input_length),
+            output_len=label(self.output_length),
+            slo_hash=self.slo_hash,
+        )
+
+
+class SoakRow(CsvRow):
+    """One row of `soak_*.csv`: one drift metric of a soak, first vs last window and trend."""
+
+    COLUMNS: ClassVar[tuple[Column, ...]] = (
+        Column("Metric", "metric"),
+        Column("First", "first"),
+        Column("Last", "last"),
+        Column("Change", "change"),
+        Column("Trend", "trend"),
+        Column("Drift", "drift"),
+        Column("Windows", "windows"),
+        Column("Verdict", "verdict"),
+    )
+    metric: str = ""
+    first: float | None = None
+    last: float | None = None
+    change: float | None = None
+    """Relative change first -> last window (absolute for `failure_ratio`)."""
+    trend: float | None = None
+    drift: bool | None = None
+    windows: int | None = None
+    verdict: str = ""
+    """`drift` or `stable` (the whole soak's verdict, repeated on every row)."""

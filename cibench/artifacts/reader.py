@@ -18,7 +18,15 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from cibench.artifacts import layout
-from cibench.artifacts.capacity import CAPACITY_GLOB, CapacityKey, CapacityRow
+from cibench.artifacts.capacity import (
+    CAPACITY_GLOB,
+    PROBES_GLOB,
+    SOAK_GLOB,
+    CapacityKey,
+    CapacityRow,
+    ProbeRow,
+    SoakRow,
+)
 from cibench.artifacts.codec import CsvRow, read_rows
 from cibench.artifacts.files import STAGE_ORDER, GatesFile, RunFile, SessionFile, SessionScenario
 from cibench.artifacts.rows import (
@@ -34,6 +42,14 @@ STAGES = STAGE_ORDER
 _READ_ERRORS = (OSError, csv.Error, UnicodeDecodeError, ValueError, ValidationError)
 RowT = TypeVar("RowT", bound=CsvRow)
 FileT = TypeVar("FileT", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class SoakVerdict:
+    """One `soak_*.csv`: its file name and one row per drift metric."""
+
+    name: str
+    rows: list[SoakRow]
 
 
 @dataclass(slots=True)
@@ -55,6 +71,12 @@ class ScenarioResults:
     accuracy: list[AccuracyRow] = field(default_factory=list)
     capacity: list[CapacityRow] = field(default_factory=list)
     """SLO-search and ladder answers (`perf/capacity_*.csv`); their probes are also in `perf`."""
+    probes: list[ProbeRow] = field(default_factory=list)
+    """Every probe / ladder step (`perf/probes_*.csv`), in file order."""
+    soaks: list[SoakVerdict] = field(default_factory=list)
+    """Each soak's drift verdict (`perf/soak_*.csv`), oldest first."""
+    soak_windows: list[PerfSummaryRow] = field(default_factory=list)
+    """Every soak window in order (they share one load-point key, so `perf` keeps the last)."""
     problems: list[str] = field(default_factory=list)
 
     def has_results(self, stage: str) -> bool:
@@ -188,8 +210,15 @@ class RunReader:
                 _merge_run(results, run)
         if directory.is_dir():
             results.functional = _functional(directory, results.problems)
-            results.perf = _perf(directory / layout.PERF_DIR, results.problems)
-            results.capacity = _capacity(directory / layout.PERF_DIR, results.problems)
+            perf_dir = directory / layout.PERF_DIR
+            results.perf, results.soak_windows = _perf(perf_dir, results.problems)
+            results.capacity = _capacity(perf_dir, results.problems)
+            for path in sorted(perf_dir.glob(PROBES_GLOB)):
+                results.probes += _rows(path, ProbeRow, "probes", results.problems)
+            results.soaks = [
+                SoakVerdict(path.name, list(_rows(path, SoakRow, "soak verdict", results.problems)))
+                for path in sorted(perf_dir.glob(SOAK_GLOB))
+            ]
             results.accuracy = list(
                 _rows(
                     directory / layout.ACCURACY_CSV,
@@ -240,16 +269,22 @@ def _functional(directory: Path, problems: list[str]) -> list[FunctionalCaseRow]
     return list(by_id.values())
 
 
-def _perf(directory: Path, problems: list[str]) -> list[PerfSummaryRow]:
+def _perf(
+    directory: Path, problems: list[str]
+) -> tuple[list[PerfSummaryRow], list[PerfSummaryRow]]:
+    """(one row per load point, every soak window in order)."""
     by_key: dict[LoadPointKey, PerfSummaryRow] = {}
+    windows: list[PerfSummaryRow] = []
     for path in sorted(directory.glob(layout.SUMMARY_GLOB)):
         for point in _rows(path, PerfSummaryRow, "perf summary", problems):
-            if point.key in by_key:
+            if point.control_method == "soak":
+                windows.append(point)  # one row per window, all on one key: `perf` keeps the last
+            elif point.key in by_key:
                 problems.append(
                     f"{path}: load point {point.key.describe()} appears twice; the later row wins."
                 )
             by_key[point.key] = point
-    return list(by_key.values())
+    return list(by_key.values()), windows
 
 
 def _capacity(directory: Path, problems: list[str]) -> list[CapacityRow]:

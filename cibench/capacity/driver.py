@@ -96,7 +96,7 @@ def probe_row(
         "Elapsed(s)": round(elapsed_s, 3),
     }
     for limit in slo.limits():
-        row[limit.key] = measured(summary, limit)
+        row[limit.key] = measured(summary, limit, probe.outcome.good_requests)
     return row
 
 
@@ -162,7 +162,7 @@ def run_search(
             break
         point = profile.search_point(input_length, output_length, load)
         outcome = run_point(target, profile, point, writer, report)
-        found = breaches(outcome.summary, slo)
+        found = breaches(outcome.summary, slo, outcome.good_requests)
         probe = Probe(load, verdict(outcome, found), tuple(found), outcome)
         probes.append(probe)
         append_probe(

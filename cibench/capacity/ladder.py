@@ -57,7 +57,7 @@ def run_ladder(
     for step in ladder.steps:
         point = profile.ladder_point(input_length, output_length, step)
         outcome = run_point(target, profile, point, writer, report)
-        found = breaches(outcome.summary, slo)
+        found = breaches(outcome.summary, slo, outcome.good_requests)
         ratio = outcome.summary.failure_ratio
         failing = ratio is None or ratio > profile.max_failure_ratio
         judged = verdict(outcome, found)

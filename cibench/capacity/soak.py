@@ -3,24 +3,22 @@ disk as soon as it ends), with a drift verdict rewritten to `soak_*.csv` after e
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cibench.artifacts import ScenarioWriter
-from cibench.artifacts.codec import encode as format_cell
+from cibench.artifacts.capacity import SoakRow
+from cibench.artifacts.codec import write_cells
 from cibench.capacity.drift import Drift, detect_drift
 from cibench.config.perf import PerfProfile
 from cibench.monitor.series import point_stats
 from cibench.perf.runner import PointOutcome, RunTarget, run_point
 
-__all__ = ["SOAK_COLUMNS", "SoakOutcome", "run_soak", "window_metrics"]
+__all__ = ["SoakOutcome", "run_soak", "window_metrics"]
 
 Report = Callable[[str], None]
-SOAK_COLUMNS = ("Metric", "First", "Last", "Change", "Trend", "Drift", "Windows", "Verdict")
-"""One row per metric; `Change`/`Trend` relative (absolute for `failure_ratio`)."""
 
 
 @dataclass(slots=True)
@@ -72,12 +70,20 @@ def window_metrics(outcome: PointOutcome) -> dict[str, float | None]:
 
 def _write(path: Path, result: SoakOutcome) -> None:
     verdict = "drift" if result.drifted else "stable"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(SOAK_COLUMNS)
-        for d in result.drifts:
-            cells = (d.metric, d.first, d.last, d.change, d.trend, int(d.drifted))
-            writer.writerow([*map(format_cell, cells), len(result.windows), verdict])
+    rows = [
+        SoakRow(
+            metric=d.metric,
+            first=d.first,
+            last=d.last,
+            change=d.change,
+            trend=d.trend,
+            drift=d.drifted,
+            windows=len(result.windows),
+            verdict=verdict,
+        )
+        for d in result.drifts
+    ]
+    write_cells(path, SoakRow.header(), [row.to_cells() for row in rows])
 
 
 def run_soak(

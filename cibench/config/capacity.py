@@ -2,7 +2,8 @@
 
 An SLO is a set of upper limits, each on one percentile of one latency, plus an optional
 failure-ratio limit: `slo: {ttft_p99_s: 0.5, tpot_p99_s: 0.05, fail_rate: 0.01}`. Keys have the
-form `<ttft|tpot|e2e|itl>_p<percentile>_s`; any subset may be given.
+form `<ttft|tpot|e2e|itl>_p<percentile>_s`; any subset may be given. `min_good_ratio` is the one
+lower bound: the share of requests meeting the profile's per-request `goodput_slo`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from pydantic import Field, PositiveFloat, PositiveInt, RootModel, field_validat
 from cibench.config.base import StrictModel
 
 __all__ = [
+    "FAIL_RATE",
     "LATENCIES",
     "LOAD_AXES",
+    "MIN_GOOD_RATIO",
     "LadderSettings",
     "SearchSettings",
     "Slo",
@@ -31,18 +34,26 @@ LATENCIES = ("ttft", "tpot", "e2e", "itl")
 
 _KEY = re.compile(r"^(?P<metric>ttft|tpot|e2e|itl)_p(?P<pct>\d{1,2}(?:\.\d+)?)_s$")
 FAIL_RATE = "fail_rate"
+MIN_GOOD_RATIO = "min_good_ratio"
+"""The goodput limit: at least this share of the requests met the profile's `goodput_slo`."""
 LOAD_AXES = ("concurrency", "rate", "input_length", "output_length")
 """What a search or ladder may step over (`Search_Over`)."""
 
 
 @dataclass(frozen=True, slots=True)
 class SloLimit:
-    """One limit: `metric` (a latency, or `fail_rate`) at `percentile` must stay <= `limit`."""
+    """One limit: `metric` (a latency, or `fail_rate`) at `percentile` must stay <= `limit`;
+    `min_good_ratio` must stay >= `limit` (`minimum`)."""
 
     key: str
     metric: str
     percentile: float | None
     limit: float
+
+    @property
+    def minimum(self) -> bool:
+        """True for a lower bound (`min_good_ratio`), False for the upper limits."""
+        return self.metric == MIN_GOOD_RATIO
 
 
 class Slo(RootModel[dict[str, float]]):
@@ -60,11 +71,15 @@ class Slo(RootModel[dict[str, float]]):
                 if not 0.0 <= limit < 1.0:
                     raise ValueError(f"'fail_rate' must lie in [0, 1), got {limit}")
                 continue
+            if key == MIN_GOOD_RATIO:
+                if not 0.0 < limit <= 1.0:
+                    raise ValueError(f"'min_good_ratio' must lie in (0, 1], got {limit}")
+                continue
             match = _KEY.match(key)
             if match is None or not 0 < float(match["pct"]) < 100:
                 raise ValueError(
                     f"unknown SLO key {key!r}: use '<ttft|tpot|e2e|itl>_p<1-99>_s' "
-                    "(e.g. ttft_p99_s) or 'fail_rate'"
+                    "(e.g. ttft_p99_s), 'fail_rate' or 'min_good_ratio'"
                 )
             if limit <= 0:
                 raise ValueError(f"SLO limit {key} must be > 0 seconds, got {limit}")
@@ -76,7 +91,7 @@ class Slo(RootModel[dict[str, float]]):
         for key, limit in self.root.items():
             match = _KEY.match(key)
             if match is None:
-                found.append(SloLimit(key, FAIL_RATE, None, limit))
+                found.append(SloLimit(key, key, None, limit))  # fail_rate, min_good_ratio
             else:
                 found.append(SloLimit(key, match["metric"], float(match["pct"]), limit))
         return found

@@ -16,7 +16,13 @@ from pydantic import (
 )
 
 from cibench.config.base import StrictModel
-from cibench.config.capacity import LadderSettings, SearchSettings, Slo, SoakSettings
+from cibench.config.capacity import (
+    MIN_GOOD_RATIO,
+    LadderSettings,
+    SearchSettings,
+    Slo,
+    SoakSettings,
+)
 
 ControlMethod = Literal["fixed", "climb", "poisson", "search", "ladder", "soak"]
 Backend = Literal["threading-pool", "asyncio"]
@@ -160,6 +166,11 @@ class PerfProfile(StrictModel):
             raise ValueError("control_method 'poisson' needs 'request_rate' (a list of req/s)")
         if self.min_good_ratio is not None and self.goodput_slo is None:
             raise ValueError("'min_good_ratio' needs a 'goodput_slo' to judge requests by")
+        if self.slo is not None and MIN_GOOD_RATIO in self.slo.root and self.goodput_slo is None:
+            raise ValueError(
+                "'slo.min_good_ratio' needs a 'goodput_slo' to judge requests by "
+                "(e.g. goodput_slo: {ttft_s: 0.5, tpot_s: 0.05})"
+            )
         if self.dataset is not None and self.prefix_count:
             raise ValueError("'dataset' and shared prefixes ('prefix_count') do not combine")
         if self.session is not None:

@@ -64,6 +64,8 @@ class Series:
     step: bool = False
     annotations: Sequence[str] = ()
     """Text written beside each point (e.g. the concurrency), empty for none."""
+    connected: bool = True
+    """False: markers only, no line between the points (e.g. pass/break verdicts)."""
 
 
 def colour(index: int) -> str:
@@ -115,8 +117,13 @@ def line_chart(
     width_in: float = WIDTH_IN,
     height_in: float = HEIGHT_IN,
     note: str = "",
+    reference: float | None = None,
+    reference_label: str = "",
 ) -> str:
-    """Lines (or steps) sharing one x axis; `note` is drawn when there is nothing to plot."""
+    """Lines (or steps) sharing one x axis; `note` is drawn when there is nothing to plot.
+
+    :param reference: a horizontal dotted line (e.g. an SLO limit), when given.
+    """
     with rc_context(_RC):
         figure = _new_figure(width_in, height_in)
         axes = figure.add_subplot()
@@ -131,9 +138,9 @@ def line_chart(
                 ys,
                 label=line.label,
                 color=line.color or colour(index),
-                linestyle="--" if line.dashed else "-",
+                linestyle="none" if not line.connected else ("--" if line.dashed else "-"),
                 marker=("o" if not line.dashed else "s") if line.markers else None,
-                markersize=3.5,
+                markersize=3.5 if line.connected else 5.5,
                 linewidth=1.4,
                 alpha=0.75 if line.dashed else 1.0,
                 drawstyle="steps-post" if line.step else "default",
@@ -143,6 +150,10 @@ def line_chart(
                     axes.annotate(
                         text, (x, y), textcoords="offset points", xytext=(3, 3), fontsize=6.5
                     )
+        if reference is not None and drawn:
+            axes.axhline(
+                reference, color="#57606a", linestyle=":", linewidth=1.2, label=reference_label
+            )
         if logx and drawn:
             axes.set_xscale("log", base=2)
             ticks = sorted({float(x) for line in series for x in line.x if x > 0})

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cibench.artifacts import CapacityKey
 from cibench.config.pricing import Pricing
 from cibench.errors import CibenchError
 from cibench.report import charts, page
+from cibench.report.capacity_section import answer_text
 from cibench.report.cost import (
     PointFigures,
     Slo,
@@ -310,6 +312,80 @@ def _runs_table(items: Sequence[Subject]) -> pd.DataFrame:
     )
 
 
+def capacity_table(items: Sequence[Subject]) -> pd.DataFrame:
+    """Per SLO search or ladder that every subject ran (same load axis, backend, shape and SLO):
+    each subject's answer and its ratio to the first's. Empty when none is shared."""
+    keyed = [{found.key: found for found in s.view.capacity} for s in items]
+    shared: list[CapacityKey] = [key for key in keyed[0] if all(key in k for k in keyed[1:])]
+    rows = []
+    for key in shared:
+        first = keyed[0][key]
+        what = answer_text(first).split(":", 1)[0]
+        row: dict[str, object] = {
+            "search": f"{what} · {key.backend} in{key.input_len} out{key.output_len}",
+            "SLO": first.slo,
+        }
+        for subject, found in zip(items, (k[key] for k in keyed), strict=True):
+            row[subject.label] = found.capacity
+        for subject, found in zip(items[1:], (k[key] for k in keyed[1:]), strict=True):
+            row[f"{subject.label} ÷ {items[0].label}"] = ratio(found.capacity, first.capacity)
+        row["stopped"] = "; ".join(
+            f"{s.label}: {k[key].stop_reason}" for s, k in zip(items, keyed, strict=True)
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def capacity_chart(chart_id: str, table: pd.DataFrame, items: Sequence[Subject]) -> str:
+    """Each shared search's answer per subject, as grouped bars."""
+    stacks = {
+        s.label: [math.nan if pd.isna(v) else float(v) for v in table[s.label]] for s in items
+    }
+    return charts.bar_chart(
+        chart_id,
+        [str(v).split(" under SLO", 1)[0] for v in table["search"]],
+        stacks,
+        title="capacity under the SLO",
+        ylabel="answer (load)",
+        grouped=True,
+        width_in=5.2,
+    )
+
+
+def _capacity_html(items: Sequence[Subject], plot_ids: list[str]) -> str:
+    """The capacity section (empty when no search is shared by every run)."""
+    table = capacity_table(items)
+    if table.empty:
+        if any(s.view.capacity for s in items):
+            return page.section(
+                "Capacity under the SLO",
+                page.note(
+                    "Not every run has the same SLO search (load axis, backend, shape and SLO "
+                    "hash must match): capacities not compared."
+                ),
+            )
+        return ""
+    plot_ids.append("compare-capacity")
+    chart = page.figure("compare-capacity", capacity_chart("compare-capacity", table, items))
+    ratios = [c for c in table.columns if "÷" in c]
+    shown = table.copy().astype(object)
+    for column in ratios:
+        shown[column] = [
+            "-"
+            if value is None or pd.isna(value)
+            else page.badge(
+                f"{value:.3f}×",
+                "none" if abs(value - 1) <= NOTICEABLE else ("pass" if value > 1 else "fail"),
+            )
+            for value in table[column]
+        ]
+    formatters: dict[str, Callable[[object], str]] = dict.fromkeys(ratios, str)
+    return page.section(
+        "Capacity under the SLO",
+        page.plots([chart]) + page.table(shown, formatters=formatters),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RenderedCompare:
     """The page, the chart ids in it, and the notes it printed (left-out points, no price)."""
@@ -388,6 +464,7 @@ def render_compare(
         *[page.note(n, problem=True) for n in notes],
         page.table(_runs_table(items)),
         page.section("Charts", page.plots(figures)),
+        _capacity_html(items, plot_ids),
         page.section("Headline metrics per load point", _coloured_ratios(table)),
         page.section(
             "Cost at the best load point under the SLO",

@@ -44,7 +44,9 @@ def curve_groups(perf: pd.DataFrame) -> list[CurveGroup]:
     groups = []
     for values, points in perf.groupby(GROUP_COLUMNS, sort=False):
         control, backend, input_len, output_len = (str(v) for v in values)
-        x_column = "request_rate" if control == "poisson" else "concurrency"
+        # open loop (poisson, or a search / ladder over the rate): the rate is the load
+        open_loop = all(str(v or "") not in ("", "nan") for v in points["request_rate"])
+        x_column = "request_rate" if control == "poisson" or open_loop else "concurrency"
         name = f"{control}/{backend} in{input_len} out{output_len}"
         slug = f"{control}-{backend}-in{input_len}-out{output_len}"
         groups.append(CurveGroup(name, slug, x_column, points.reset_index(drop=True)))

@@ -11,6 +11,7 @@ import pandas as pd
 
 from cibench.accuracy.interval import wilson_interval
 from cibench.report import page
+from cibench.report.capacity_section import capacity_section
 from cibench.report.perf_section import perf_section
 from cibench.report.runview import AccuracyView, RunView, ScenarioView
 
@@ -226,6 +227,11 @@ def scenario_section(
     base_view = baseline.scenario(view.scenario) if baseline is not None else None
     perf_html, ids = perf_section(view, base_view, name)
     parts.append(page.section("Performance", perf_html, 3, anchor=f"perf-{name}"))
+    capacity = capacity_section(view, name)
+    if capacity is not None:
+        capacity_html, capacity_ids = capacity
+        parts.append(page.section("Capacity", capacity_html, 3, anchor=f"capacity-{name}"))
+        ids = [*ids, *capacity_ids]
     parts.append(page.section("Functional", functional_section(view), 3, anchor=f"func-{name}"))
     accuracy = "".join(accuracy_block(r) for r in view.accuracy) or page.note(
         "No accuracy results in this run."

@@ -15,7 +15,17 @@ from typing import Any, cast
 
 import pandas as pd
 
-from cibench.artifacts import LoadPointKey, RunReader, RunResults, ScenarioResults, read_run
+from cibench.artifacts import (
+    CapacityRow,
+    LoadPointKey,
+    PerfSummaryRow,
+    ProbeRow,
+    RunReader,
+    RunResults,
+    ScenarioResults,
+    SoakVerdict,
+    read_run,
+)
 from cibench.artifacts.codec import read_cells
 from cibench.errors import CibenchError
 from cibench.gates.rules import Status, Verdict
@@ -73,6 +83,14 @@ class ScenarioView:
     """suite, case_id, status, reason, duration_s, evidence (the probe's finding for skips)."""
     accuracy: list[AccuracyView]
     problems: list[str]
+    capacity: list[CapacityRow] = field(default_factory=list)
+    """SLO-search and ladder answers (`capacity_*.csv`)."""
+    probes: list[ProbeRow] = field(default_factory=list)
+    """Their probes / steps (`probes_*.csv`); each is also a row of `perf` (its resource use)."""
+    soaks: list[SoakVerdict] = field(default_factory=list)
+    """Drift verdicts (`soak_*.csv`)."""
+    soak_windows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """One row per soak window, in order (same columns as `perf`)."""
 
 
 @dataclass(slots=True)
@@ -112,8 +130,26 @@ def point_label(key: LoadPointKey) -> str:
 
 
 def _perf_table(results: ScenarioResults) -> pd.DataFrame:
+    table = _point_rows(results.perf)
+    if table.empty:
+        return pd.DataFrame(columns=[*KEY_COLUMNS, "point"])
+    order = ["control_method", "backend"]
+    lengths = ["_i", "_o"]
+    numeric = table["concurrency"].map(_as_float)
+    rate = table["request_rate"].map(_as_float)
+    table = table.assign(
+        _c=numeric,
+        _r=rate,
+        _i=table["input_len"].map(_as_float),
+        _o=table["output_len"].map(_as_float),
+    ).sort_values([*order, *lengths, "_r", "_c"], kind="stable")
+    return table.drop(columns=["_c", "_r", *lengths]).reset_index(drop=True)
+
+
+def _point_rows(points: list[PerfSummaryRow]) -> pd.DataFrame:
+    """One row per summary row, in the given order: `KEY_COLUMNS`, `point`, the summary cells."""
     rows: list[dict[str, Any]] = []
-    for point in results.perf:
+    for point in points:
         key = point.key
         row: dict[str, Any] = {
             "control_method": key.control_method,
@@ -128,14 +164,7 @@ def _perf_table(results: ScenarioResults) -> pd.DataFrame:
             {name: _cell(value) for name, value in point.to_cells().items() if name not in row}
         )
         rows.append(row)
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return pd.DataFrame(columns=[*KEY_COLUMNS, "point"])
-    order = ["control_method", "backend", "input_len", "output_len"]
-    numeric = table["concurrency"].map(_as_float)
-    rate = table["request_rate"].map(_as_float)
-    table = table.assign(_c=numeric, _r=rate).sort_values([*order, "_r", "_c"], kind="stable")
-    return table.drop(columns=["_c", "_r"]).reset_index(drop=True)
+    return pd.DataFrame(rows)
 
 
 def _cell(text: str) -> float | str | None:
@@ -188,7 +217,8 @@ def _requests_tables(
                 except (OSError, UnicodeDecodeError, ValueError) as exc:
                     problems.append(f"{path}: cannot read requests ({exc}).")
                 break
-    return tables
+    # file names sort as text (concurrency16 before concurrency4): keep the perf table's order
+    return {label: tables[label] for label in perf["point"] if label in tables}
 
 
 def _evidence(directory: Path) -> dict[str, str]:
@@ -279,6 +309,10 @@ def _scenario_view(run_dir: Path, results: ScenarioResults) -> ScenarioView:
         functional=_functional_table(results, _evidence(directory)),
         accuracy=accuracy,
         problems=problems,
+        capacity=list(results.capacity),
+        probes=list(results.probes),
+        soaks=list(results.soaks),
+        soak_windows=_point_rows(results.soak_windows),
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -25,3 +27,16 @@ def configs_for_a_busy_host(destination: Path) -> Path:
         settings = yaml.safe_load(profile.read_text(encoding="utf-8")) | BUSY_HOST_TOLERANCE
         profile.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
     return destination
+
+
+def run_session(
+    configs: Path, artifacts: Path, run_id: str, *args: str, timeout: float = 240
+) -> str:
+    """Run one pytest session of the repository's stage tests (`args`: test paths and options)
+    against `configs`, writing `artifacts/<run_id>/`; returns its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", *args, f"--rootdir={REPO}", "-p", "no:cacheprovider",
+         "-q", f"--configs={configs}", f"--artifacts={artifacts}", f"--run-id={run_id}"],
+        capture_output=True, text=True, timeout=timeout, cwd=REPO, check=False,
+    )  # fmt: skip
+    return done.stdout + done.stderr

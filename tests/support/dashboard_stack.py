@@ -20,8 +20,9 @@ from pathlib import Path
 
 import httpx
 
-from cibench.artifacts import LatencyStats, PerfSummaryRow
+from cibench.artifacts import CapacityRow, LatencyStats, PerfSummaryRow
 from cibench.artifacts.reader import read_summary
+from cibench.capacity.files import append_capacity, capacity_path
 from cibench.cli import main
 from cibench.dashboard_queries import PrometheusApi, Series
 from tests.support.artifacts import (
@@ -92,11 +93,48 @@ def daily_run(root: Path, name: str, end_s: float, slowdown: float, failing_case
                 server_prefill_time_ms=round(15.0 * scale, 3),
                 server_decode_time_ms=round(80.0 * scale, 3),
                 server_preemptions=1.0 if slowdown > 1 else 0.0,
+                goodput=round(7.0 / scale, 3),
+                goodput_slo="ttft_s=0.5",
+                server_prefix_cache_hit_rate=round(0.8 / slowdown, 3),
+                first_turn_ttft_p50_s=round(0.08 * scale, 4),
+                first_turn_ttft_p99_s=round(0.1 * scale, 4),
+                later_turn_ttft_p50_s=round(0.05 * scale, 4),
+                later_turn_ttft_p99_s=round(0.07 * scale, 4),
             )
             rows.append(row)
         write_perf(run_dir, scenario, rows)
+        write_capacity(run_dir, scenario, slowdown * (1 + index))
         write_accuracy(run_dir, scenario, score=round(0.6 / slowdown, 3))
     return run_dir
+
+
+CAPACITY = (("concurrency", 16.0), ("rate", 24.0))
+"""(search over, answer of an unslowed sim-a): each daily run's SLO searches answer
+int(answer / slowdown), sim-b (twice as slow) half of that."""
+
+
+def write_capacity(run_dir: Path, scenario: str, slowdown: float) -> None:
+    """The run's `capacity_*.csv`: one SLO search over concurrency and one over the rate."""
+    perf_dir = run_dir / scenario / "perf"
+    for over, answer in CAPACITY:
+        row = CapacityRow(
+            scenario=scenario,
+            model="sim-model",
+            provider="sim",
+            backend="threading-pool",
+            search_over=over,
+            input_length=32,
+            output_length=8,
+            slo="ttft_p99_s=0.5",
+            slo_hash="5a1e0c0d",
+            capacity=float(int(answer / slowdown)),
+            lowest_breaking=float(int(answer / slowdown) + 1),
+            resolution=1.0,
+            converged=True,
+            stop_reason="converged",
+            probes=6,
+        )
+        append_capacity(capacity_path(perf_dir, "sim"), row)
 
 
 COLUMNS = {

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from cibench.artifacts import PerfSummaryRow, read_summary
 from cibench.config.settings import Settings
 from cibench.dashboard_queries import (
     PanelTarget,
@@ -157,6 +158,33 @@ def test_functional_accuracy_gates_and_run_health_panels(
     info = answers[("Latest daily run per scenario", "A")]
     assert {s.labels["run_id"] for s in info} == {"daily-today"}
     assert latest(answers, "Preemptions", "A", scenario="sim-b", concurrency="4") == 1
+
+
+def test_capacity_goodput_prefix_cache_and_multi_turn_panels(
+    pushed: Stack, answers: dict[tuple[str, str], list[Series]]
+) -> None:
+    # today's run is 1.5x slower (sim-b 3x): its searches answered int(16 / 1.5), int(24 / 1.5)
+    for panel, answers_by_scenario in (
+        ("Max concurrency under SLO", (10, 5)),
+        ("Max request rate under SLO", (16, 8)),
+    ):
+        for scenario, answer in zip(SCENARIOS, answers_by_scenario, strict=True):
+            value = latest(answers, panel, "A", scenario=scenario, slo="ttft_p99_s=0.5")
+            assert value == answer, (panel, scenario)
+    for ref, run in (("A", "today"), ("C", "week")):
+        expected = [r.goodput for r in _rows(pushed.runs[run], "sim-b") if r.concurrency == 4]
+        assert latest(answers, "Goodput", ref, scenario="sim-b", concurrency="4") == expected[0]
+    hit = latest(answers, "Prefix-cache hit rate", "A", scenario="sim-a", concurrency="1")
+    assert hit == pytest.approx(round(0.8 / 1.5, 3))
+    (today,) = [r for r in _rows(pushed.runs["today"], "sim-a") if r.concurrency == 1]
+    multi = "Multi-turn TTFT: first vs later turns"
+    for ref, value in (("A", today.first_turn_ttft_p50_s), ("D", today.later_turn_ttft_p99_s)):
+        assert latest(answers, multi, ref, scenario="sim-a", concurrency="1") == value
+
+
+def _rows(run_dir: Path, scenario: str) -> list[PerfSummaryRow]:
+    [path] = (run_dir / scenario / "perf").glob("summary_*.csv")
+    return read_summary(path)
 
 
 def test_a_second_daily_push_adds_no_latency_series(pushed: Stack) -> None:

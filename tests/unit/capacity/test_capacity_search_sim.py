@@ -6,6 +6,7 @@ most `max_num_seqs` run at once (the rest queue, so their TTFT includes a whole 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +29,9 @@ def target(base_url: str) -> RunTarget:
     return RunTarget(base_url, "sim-model", "sim", "sim-test")
 
 
-def profile(slo: dict[str, float], **search: object) -> PerfProfile:
+def profile(
+    slo: dict[str, float], goodput_slo: dict[str, float] | None = None, **search: object
+) -> PerfProfile:
     return PerfProfile.model_validate(
         {
             "control_method": "search",
@@ -42,6 +45,7 @@ def profile(slo: dict[str, float], **search: object) -> PerfProfile:
             "max_send_lag_ms": 500,
             "slo": slo,
             "search": {"start": 4, "max": 64, **search},
+            "goodput_slo": goodput_slo,
         }
     )
 
@@ -94,6 +98,20 @@ def test_search_finds_the_concurrency_where_tpot_breaks(tpot_sim: str, tmp_path:
     # every probe is an ordinary load point of the summary, so the whole curve is kept
     (summary,) = (tmp_path / "perf").glob("summary_sim_search_asyncio_*.csv")
     assert [row.concurrency for row in read_summary(summary)] == [4, 8, 16, 12, 10, 9]
+
+
+def test_search_with_a_goodput_limit_finds_where_requests_stop_meeting_the_tpot_slo(
+    tpot_sim: str, tmp_path: Path
+) -> None:
+    """The same answer through goodput: every request's TPOT is 2 + 8c ms, so at 9 workers
+    (nearly) no request meets `tpot_s: 0.070` and the good share falls under `min_good_ratio`."""
+    searched = profile({"min_good_ratio": 0.95}, goodput_slo={"tpot_s": TPOT_SLO_S})
+    result = run_search(target(tpot_sim), searched, 16, 8, ScenarioWriter(tmp_path))
+    assert (result.capacity, result.lowest_breaking, result.converged) == (8, 9, True)
+    probe_rows = read_rows(result.probes_csv) if result.probes_csv else []
+    assert [float(r["min_good_ratio"]) for r in probe_rows][:2] == [1.0, 1.0]
+    assert float(probe_rows[-1]["min_good_ratio"]) < 0.95
+    assert re.match(r"min_good_ratio [\d.]+ < 0\.95", probe_rows[-1]["Breaches"])
 
 
 def test_search_finds_max_num_seqs_with_a_ttft_slo(tmp_path: Path) -> None:

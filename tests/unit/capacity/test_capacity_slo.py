@@ -113,3 +113,33 @@ def test_failures_break_fail_rate_and_no_successes_break_every_latency() -> None
     found = breaches(summary, Slo({"ttft_p99_s": 0.2, "fail_rate": 0.5}))
     assert [(b.key, b.value) for b in found] == [("ttft_p99_s", None), ("fail_rate", 1.0)]
     assert found[0].describe() == "ttft_p99_s no data (limit 0.2)"
+
+
+def test_min_good_ratio_is_a_lower_bound_on_requests_meeting_the_goodput_slo() -> None:
+    summary = summarize([record(100, 10) for _ in range(4)], [99.0])
+    slo = Slo({"min_good_ratio": 0.95, "fail_rate": 0.5})
+    assert [x.minimum for x in slo.limits()] == [True, False]
+    assert breaches(summary, slo, good_requests=4) == []
+    (breach,) = breaches(summary, slo, good_requests=3)
+    assert (breach.key, breach.value, breach.minimum) == ("min_good_ratio", 0.75, True)
+    assert breach.describe() == "min_good_ratio 0.75 < 0.95"
+    (unjudged,) = breaches(summary, slo)  # no goodput SLO was measured: not within the SLO
+    assert unjudged.describe() == "min_good_ratio no data (limit 0.95)"
+
+
+def test_min_good_ratio_needs_a_goodput_slo_and_a_ratio() -> None:
+    search = {
+        "control_method": "search",
+        "input_length": [8],
+        "output_length": [8],
+        "search": {"start": 4},
+    }
+    with pytest.raises(ValidationError, match=r"'slo.min_good_ratio' needs a 'goodput_slo'"):
+        PerfProfile.model_validate({**search, "slo": {"min_good_ratio": 0.95}})
+    with pytest.raises(ValidationError, match=r"'min_good_ratio' must lie in \(0, 1\]"):
+        Slo.model_validate({"min_good_ratio": 1.5})
+    profile = PerfProfile.model_validate(
+        {**search, "slo": {"min_good_ratio": 0.95}, "goodput_slo": {"tpot_s": 0.05}}
+    )
+    assert profile.slo is not None
+    assert profile.slo.describe() == "min_good_ratio=0.95"

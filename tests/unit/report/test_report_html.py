@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from cibench.report.perf_section import curve_groups, failure_breakdown
 from cibench.report.run_report import render_run_report
 from cibench.report.runview import load_run
 from tests.support.artifacts import perf_row, write_perf, write_run_json, write_session
+from tests.support.configs import run_session as sessions_run
 
 REPO = Path(__file__).resolve().parents[3]
 FAST_SIM = {"seed": 0, "prefill_base_ms": 20, "itl_base_ms": 4, "reasoning": True}
@@ -65,13 +64,9 @@ def make_configs(root: Path) -> Path:
 
 
 def run_session(root: Path, configs: Path, run_id: str, *args: str) -> tuple[str, Path]:
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/functional", "tests/perf", "tests/accuracy",
-         f"--rootdir={REPO}", "-p", "no:cacheprovider", "-q", f"--configs={configs}",
-         f"--artifacts={root / 'artifacts'}", f"--run-id={run_id}", *args],
-        capture_output=True, text=True, timeout=240, cwd=REPO, check=False,
-    )  # fmt: skip
-    return done.stdout + done.stderr, root / "artifacts" / run_id
+    tests = ("tests/functional", "tests/perf", "tests/accuracy")
+    output = sessions_run(configs, root / "artifacts", run_id, *tests, *args)
+    return output, root / "artifacts" / run_id
 
 
 @pytest.fixture(scope="module")
