@@ -1,8 +1,9 @@
 """Measure the regression gates' power: false alarms on A/A pairs, detection of injected slowdowns.
 
 Run: `.venv/bin/python benchmarks/gate_power.py [--target sim|llamacpp|both] [--n N]
-[--interleaved]` (sim, N=20: about ten minutes on two cores; each trial is two short perf runs
-plus, when the verdict is unsettled, the PR flow's one confirmation re-measurement).
+[--kinds 'A/A,+15% latency'] [--interleaved] [--llama-requests 100] [--llama-output 8]`
+(sim, N=20, two kinds: about 9 minutes on a busy 2-core machine, 3 on a quiet one; a
+llama.cpp trial, 1.5-3 minutes at 40 requests; figures in docs/figures.md "Gate power").
 
 Each trial measures a baseline run (a fresh server, written as a daily run directory) and a
 candidate run (another fresh server) of one load point of the shipped `pr` profile (the c4
