@@ -1,8 +1,9 @@
 """Measure the regression gates' power: false alarms on A/A pairs, detection of injected slowdowns.
 
 Run: `.venv/bin/python benchmarks/gate_power.py [--target sim|llamacpp|both] [--n N]
-[--interleaved]` (sim, N=20: about ten minutes on two cores; each trial is two short perf runs
-plus, when the verdict is unsettled, the PR flow's one confirmation re-measurement).
+[--kinds 'A/A,+15% latency'] [--interleaved] [--llama-requests 100] [--llama-output 8]`
+(sim, N=20, two kinds: about 9 minutes on a busy 2-core machine, 3 on a quiet one; a
+llama.cpp trial, 1.5-3 minutes at 40 requests; figures in docs/figures.md "Gate power").
 
 Each trial measures a baseline run (a fresh server, written as a daily run directory) and a
 candidate run (another fresh server) of one load point of the shipped `pr` profile (the c4
@@ -13,8 +14,13 @@ on the pooled records. Kinds of trial:
 - `A/A`: both servers identical: any regression gate FAILING is a false alarm;
 - `+15% latency` (simulator `--slowdown 1.15`): detected when TTFT P99 or E2E P99 FAILS;
 - `-10% throughput` (`--slowdown 1.111`, closed loop: QPS x 0.9): detected when QPS FAILS;
-- llama.cpp (`local-llamacpp`): A/A with the `llamacpp` profile's c1 point. (No injected
-  regression: the llama.cpp server has no slowdown knob, and a CPU hog is not a controlled one.)
+- llama.cpp (`local-llamacpp`), both servers behind the slowdown proxy
+  (`cibench.engines.slowdown`, the engine's `--slowdown`), so that the two differ only in the
+  factor: `A/A` (x1.0 on both) and `+30% latency` (x1.3 on the candidate: every response's
+  timing stretched by 1.3), on one load point of the `llamacpp` profile's shape made big enough
+  for the P99 gate: concurrency 1, 64-token prompts, `--llama-output` (8) output tokens,
+  `--llama-requests` (100) requests (the shipped profile's 4 requests per worker leave a P99
+  gate always INCONCLUSIVE, "low confidence").
 
 With `--interleaved` the confirmation also re-measures the baseline server first (a fresh one of
 the baseline scenario), as `gates.confirm.baseline_scenario` does in a PR run, and the gates pool
@@ -64,7 +70,10 @@ SIM_KINDS = (
     Kind("+15% latency", 1.15, LATENCY_GATES),
     Kind("-10% throughput", 1 / 0.9, ("qps",)),
 )
-LLAMA_KINDS = (Kind("A/A", 1.0, ()),)
+LLAMA_KINDS = (
+    Kind("A/A", 1.0, ()),
+    Kind("+30% latency", 1.3, LATENCY_GATES),
+)
 
 
 def with_args(scenario: Scenario, **args: float) -> Scenario:
@@ -212,12 +221,31 @@ def main() -> int:
     )
     parser.add_argument("--jitter", type=float, default=0.1)
     parser.add_argument(
+        "--llama-requests", type=int, default=100, help="llamacpp: measured requests per run"
+    )
+    parser.add_argument(
+        "--llama-output", type=int, default=8, help="llamacpp: output tokens per request"
+    )
+    parser.add_argument(
+        "--kinds",
+        default=None,
+        help="comma-separated kinds to run, by name (e.g. 'A/A,+15%% latency'; default: all)",
+    )
+    parser.add_argument(
         "--interleaved",
         action="store_true",
         help="confirm as with gates.confirm.baseline_scenario: re-measure the baseline server "
         "too, before the candidate",
     )
     args = parser.parse_args()
+    wanted = None if args.kinds is None else {k.strip() for k in args.kinds.split(",")}
+    known = {kind.name for kind in (*SIM_KINDS, *LLAMA_KINDS)}
+    if wanted is not None and not wanted <= known:
+        parser.error(f"--kinds: unknown {sorted(wanted - known)}; known: {sorted(known)}")
+
+    def chosen(kinds: tuple[Kind, ...]) -> tuple[Kind, ...]:
+        return tuple(k for k in kinds if wanted is None or k.name in wanted)
+
     configs_dir = REPO / "configs"
     configs = load_configs(configs_dir)
     if args.target in ("sim", "both"):
@@ -225,14 +253,27 @@ def main() -> int:
         point = next(p for p in profile.load_points() if p.concurrency == 4)
         sim = with_args(configs.scenario("local-sim"), jitter=args.jitter)
         n = args.n or 20
-        run_kinds("local-sim", SIM_KINDS, sim, profile, point, n, configs_dir, args.interleaved)
+        run_kinds(
+            "local-sim", chosen(SIM_KINDS), sim, profile, point, n, configs_dir, args.interleaved
+        )
     if args.target in ("llamacpp", "both"):
         profile = configs.perf_profiles["llamacpp"]
-        point = profile.load_points()[0]
-        llama = configs.scenario("local-llamacpp")
+        shape = profile.load_points()[0]
+        point = LoadPoint(
+            shape.input_length, args.llama_output, concurrency=1, num_requests=args.llama_requests
+        )
+        # the proxy in front of both servers: baseline and candidate differ only in its factor
+        llama = with_args(configs.scenario("local-llamacpp"), slowdown=1.0)
         n = args.n or 10
         run_kinds(
-            "local-llamacpp", LLAMA_KINDS, llama, profile, point, n, configs_dir, args.interleaved
+            "local-llamacpp",
+            chosen(LLAMA_KINDS),
+            llama,
+            profile,
+            point,
+            n,
+            configs_dir,
+            args.interleaved,
         )
     return 0
 

