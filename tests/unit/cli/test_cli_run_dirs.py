@@ -14,6 +14,7 @@ import pytest
 
 from cibench.artifacts import RunReader, read_run
 from cibench.cli import main
+from tests.support.configs import configs_for_a_busy_host
 
 CONFIGS = Path(__file__).parents[3] / "configs"
 
@@ -22,7 +23,8 @@ CONFIGS = Path(__file__).parents[3] / "configs"
 def perf_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`cibench perf --scenario local-sim --profile smoke --run-type daily`; its run directory."""
     artifacts = tmp_path_factory.mktemp("artifacts")
-    argv = ["perf", "--configs", str(CONFIGS), "--artifacts", str(artifacts)]
+    configs = configs_for_a_busy_host(tmp_path_factory.mktemp("busy") / "configs")
+    argv = ["perf", "--configs", str(configs), "--artifacts", str(artifacts)]
     argv += ["--scenario", "local-sim", "--profile", "smoke", "--run-type", "daily"]
     assert main(argv) == 0
     [run_dir] = artifacts.iterdir()

@@ -12,6 +12,7 @@ import pytest
 from cibench.artifacts import read_summary
 from cibench.cli import main
 from cibench.sim.testing import run_simulator
+from tests.support.configs import configs_for_a_busy_host
 from tests.support.csv_cells import read_requests as request_cells
 from tests.support.csv_cells import read_summary as summary_cells
 
@@ -34,7 +35,7 @@ def test_perf_command_against_a_provider(
         code = main(
             [
                 "perf",
-                "--configs", str(CONFIGS),
+                "--configs", str(configs_for_a_busy_host(tmp_path / "configs")),
                 "--artifacts", str(tmp_path / "artifacts"),
                 "--provider", "local-sim-provider",
                 "--providers", str(providers),
@@ -123,8 +124,8 @@ def test_the_bursty_example_profile_runs_against_local_sim(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(
-        ["perf", "--configs", str(CONFIGS), "--artifacts", str(tmp_path),
-         "--scenario", "local-sim", "--profile", "bursty"]
+        ["perf", "--configs", str(configs_for_a_busy_host(tmp_path / "configs")),
+         "--artifacts", str(tmp_path), "--scenario", "local-sim", "--profile", "bursty"]
     )  # fmt: skip
     assert code == 0, capsys.readouterr().out
     (row,) = summary_cells(next(tmp_path.glob("*/local-sim/perf/summary_*.csv")))

@@ -11,6 +11,7 @@ from cibench.cli import main
 from cibench.config.perf import DatasetSpec
 from cibench.errors import CibenchError
 from cibench.perf.dataset import load_dataset, read_rows
+from tests.support.configs import configs_for_a_busy_host
 from tests.support.csv_cells import read_requests, read_summary
 
 REPO = Path(__file__).parents[3]
@@ -86,8 +87,8 @@ def test_the_dataset_example_profile_runs_against_local_sim(
 ) -> None:
     monkeypatch.chdir(REPO)  # the profile's path is relative to the repository root
     code = main(
-        ["perf", "--configs", str(REPO / "configs"), "--artifacts", str(tmp_path),
-         "--scenario", "local-sim", "--profile", "dataset"]
+        ["perf", "--configs", str(configs_for_a_busy_host(tmp_path / "configs")),
+         "--artifacts", str(tmp_path), "--scenario", "local-sim", "--profile", "dataset"]
     )  # fmt: skip
     assert code == 0, capsys.readouterr().out
     (row,) = read_summary(next(tmp_path.glob("*/local-sim/perf/summary_*.csv")))

@@ -13,9 +13,9 @@ from cibench.config.perf import PerfProfile
 from cibench.perf.runner import RunTarget, run_point
 from cibench.perf.server_metrics import parse_totals, prefix_cache_hit_rate
 from cibench.sim.testing import run_simulator
+from tests.support.configs import configs_for_a_busy_host
 from tests.support.csv_cells import read_requests, read_summary
 
-CONFIGS = Path(__file__).parents[3] / "configs"
 # prefill 1 ms per token: a 1,024-token prompt takes ~1 s uncached, ~0.25 s with 768 cached
 CACHING_SIM = (
     "--enable-prefix-caching", "--prefill-base-ms", "5", "--prefill-per-token-ms", "1",
@@ -72,8 +72,8 @@ def test_the_shared_prefix_example_profile_runs_against_local_sim(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(
-        ["perf", "--configs", str(CONFIGS), "--artifacts", str(tmp_path),
-         "--scenario", "local-sim", "--profile", "shared-prefix"]
+        ["perf", "--configs", str(configs_for_a_busy_host(tmp_path / "configs")),
+         "--artifacts", str(tmp_path), "--scenario", "local-sim", "--profile", "shared-prefix"]
     )  # fmt: skip
     assert code == 0, capsys.readouterr().out
     (row,) = read_summary(next(tmp_path.glob("*/local-sim/perf/summary_*.csv")))
