@@ -152,6 +152,43 @@ def throughput_chart(
     )
 
 
+GOODPUT = "Goodput(req/s)"
+
+
+def has_goodput(group: CurveGroup) -> bool:
+    """Whether the curve was judged against a per-request SLO (goodput is `-1` without one)."""
+    return any(v is not None for v in _numbers(group.points, GOODPUT))
+
+
+def goodput_chart(chart_id: str, group: CurveGroup, baseline: pd.DataFrame | None = None) -> str:
+    """Requests/s and goodput (requests meeting the SLO, per second) against the load: where
+    the two part is where the server stops meeting the SLO."""
+    xs = _xs(group.points, group.x_column)
+    lines = [("requests/s", "QPS", 0), ("goodput", GOODPUT, 2)]
+    series = [
+        charts.Series(label, xs, _numbers(group.points, column), charts.colour(index))
+        for label, column, index in lines
+    ]
+    if baseline is not None and not baseline.empty:
+        series.append(
+            charts.Series(
+                "goodput baseline",
+                _xs(baseline, group.x_column),
+                _numbers(baseline, GOODPUT),
+                charts.colour(2),
+                dashed=True,
+            )
+        )
+    slo = next((v for v in group.points.get("Goodput_SLO", []) if isinstance(v, str) and v), "")
+    return charts.line_chart(
+        chart_id,
+        series,
+        title=f"Goodput vs {x_name(group.x_column).split(' (')[0]}" + (f" ({slo})" if slo else ""),
+        xlabel=x_name(group.x_column),
+        ylabel="req/s",
+    )
+
+
 def _successful(requests: pd.DataFrame, column: str) -> list[float]:
     if requests.empty or column not in requests.columns:
         return []
@@ -330,6 +367,13 @@ def perf_section(
         ),
     ]
     blocks.append(page.section("Throughput vs latency", page.plots(throughput), 4))
+    for group in filter(has_goodput, groups):
+        base = matching_points(group, base_perf) if base_perf is not None else None
+        figure = add(
+            f"{slug}-goodput-{group.slug}",
+            goodput_chart(f"{slug}-good-{group.slug}", group, base),
+        )
+        blocks.append(page.section(f"Goodput vs load · {group.name}", page.plots([figure]), 4))
     if view.requests:
         for group in groups:
             figures = [

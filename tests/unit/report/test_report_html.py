@@ -201,3 +201,27 @@ def test_failures_are_broken_down_by_reason_per_load_point(tmp_path: Path) -> No
     html = render_run_report(load_run(run_dir)).html
     assert "failed: http_500" in html
     assert "boom" in html
+
+
+def test_a_rate_sweep_with_a_goodput_slo_draws_goodput_beside_requests(tmp_path: Path) -> None:
+    run_dir = write_session(tmp_path / "run", {"s": ["perf"]})
+    write_run_json(run_dir, "s")
+    # past 10 req/s the server keeps up with requests but fewer of them meet the SLO
+    sweep = [(5, 5.0, 5.0), (10, 9.9, 9.5), (20, 19.6, 6.1)]
+    rows = [
+        perf_row(control_method="poisson", request_rate=str(rate), qps=qps, goodput=good,
+                 goodput_slo="ttft<=0.5s")
+        for rate, qps, good in sweep
+    ]  # fmt: skip
+    write_perf(run_dir, "s", rows)
+    view = load_run(run_dir).scenarios[0]
+    [group] = curve_groups(view.perf)
+    assert group.x_column == "request_rate"
+    html = render_run_report(load_run(run_dir)).html
+    assert f'data-plot="s-goodput-{group.slug}"' in html
+    assert "Goodput vs load · poisson/threading-pool in32 out8" in html
+    # without an SLO (goodput -1 in the CSV) there is no goodput chart
+    plain_dir = write_session(tmp_path / "plain", {"s": ["perf"]})
+    write_run_json(plain_dir, "s")
+    write_perf(plain_dir, "s", [perf_row(concurrency=c) for c in (1, 2)])
+    assert "-goodput-" not in render_run_report(load_run(plain_dir)).html
