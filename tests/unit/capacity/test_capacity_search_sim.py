@@ -43,6 +43,7 @@ def profile(
             "timeout_seconds": 30,
             # a shared 2-core CI box starts many streams late; lag is not what this test is about
             "max_send_lag_ms": 500,
+            "max_receive_lag_ms": 500,
             "slo": slo,
             "search": {"start": 4, "max": 64, **search},
             "goodput_slo": goodput_slo,
