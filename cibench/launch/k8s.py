@@ -86,7 +86,8 @@ class K8sLauncher:
         api_key = self._api_key if self._api_key is not None else resolve_api_key(scenario)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._log_handle = self.log_path.open("a", encoding="utf-8")
-        deadline = time.monotonic() + scenario.startup_timeout_seconds
+        started = time.monotonic()
+        deadline = started + scenario.startup_timeout_seconds
         try:
             kubeconfig = resolve_kubeconfig(self.spec.kubeconfig)
             objects = read_manifests(
@@ -105,7 +106,9 @@ class K8sLauncher:
                 still_running=self._pod_failure,
             )
             if not result.healthy:
-                raise LaunchError(self._unhealthy_message(base_url, result))
+                # the rollout shares the start-up budget: name the whole wait, not its last part
+                waited = time.monotonic() - started
+                raise LaunchError(self._unhealthy_message(base_url, result, waited))
             self._log(f"healthy after {result.waited_seconds:.1f} s")
             model = scenario.model_name
             if model == AUTO_MODEL:
@@ -255,16 +258,16 @@ class K8sLauncher:
             )
         ]
 
-    def _unhealthy_message(self, base_url: str, result: Any) -> str:
+    def _unhealthy_message(self, base_url: str, result: Any, waited: float) -> str:
         head = f"scenario '{self.scenario.id}': "
         if result.stopped_reason is not None:
             head += (
-                f"{result.stopped_reason}, after {result.waited_seconds:.1f} s "
+                f"{result.stopped_reason}, after {waited:.1f} s "
                 f"(GET {base_url}/health never answered 200)."
             )
         else:
             head += (
-                f"not healthy after {result.waited_seconds:.0f} s (GET {base_url}/health: "
+                f"not healthy after {waited:.0f} s (GET {base_url}/health: "
                 f"{result.last_observation}). Raise startup_timeout_seconds if the model loads "
                 f"slowly, or check that node {base_url} is reachable from this machine."
             )

@@ -89,6 +89,11 @@ def test_a_server_that_dies_is_named_as_the_cause(tmp_path: Path) -> None:
     pool.stop_current()
 
 
+def signal_masks(pid: int) -> str:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return " ".join(line for line in status if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
+
+
 def interrupt(run: subprocess.Popen[str], sig: signal.Signals) -> str:
     """Send `sig` as a user or a CI runner does, again if the run goes on, and return the run's
     output. Once, with both cores saturated by stress-ng, a first SIGINT was lost and the run
@@ -126,9 +131,10 @@ def test_an_interrupt_during_start_up_stops_the_wrapped_server(
                 "the server never started"
             )
             server_pid = int(pidfile.read_text())
+            masks = signal_masks(run.pid) + " / this process: " + signal_masks(os.getpid())
             output = interrupt(run, sig)
         finally:
             run.kill()
     assert wait_for(lambda: not alive(server_pid), 15), f"server {server_pid} left running"
-    assert run.returncode == 2, output[-3000:]  # pytest's "interrupted"
+    assert run.returncode == 2, masks + output[-3000:]  # pytest's "interrupted"
     assert "Traceback" not in output
