@@ -1,4 +1,5 @@
-"""`run.xlsx`: one run's parameters, perf summary, requests, functional cases, accuracy and gates.
+"""`run.xlsx`: one run's parameters, perf summary, requests, functional cases, accuracy, gates
+and, when it searched for capacity, the answers and their probes.
 
 Written with pandas and openpyxl (the `reports` extra). Numbers stay numbers (a cell that
 reads `-1` on disk, "no data", is left empty) and every measured column names its unit.
@@ -178,6 +179,21 @@ def gates(run: RunView) -> pd.DataFrame:
     return table.rename(columns={"delta": "delta (ratio)"})
 
 
+def capacity(run: RunView) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per SLO search or ladder answer, one row per probe or step), CSV columns."""
+    answers = [
+        {"scenario": view.scenario, **row.to_cells()}
+        for view in run.scenarios
+        for row in view.capacity
+    ]
+    probes = [
+        {"scenario": view.scenario, **row.to_cells()}
+        for view in run.scenarios
+        for row in view.probes
+    ]
+    return numeric(pd.DataFrame(answers)), numeric(pd.DataFrame(probes))
+
+
 def write_xlsx(run: RunView, path: Path, cap: int = REQUESTS_CAP) -> Path:
     """Write the workbook; return its path."""
     request_rows, total = requests(run, cap)
@@ -200,6 +216,9 @@ def write_xlsx(run: RunView, path: Path, cap: int = REQUESTS_CAP) -> Path:
         "accuracy samples": samples,
         "gates": gates(run),
     }
+    answers, probes = capacity(run)
+    if not answers.empty or not probes.empty:
+        sheets |= {"capacity": answers, "capacity probes": probes}
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             frame.to_excel(writer, sheet_name=name, index=False)

@@ -9,6 +9,8 @@ import openpyxl
 import pytest
 
 from cibench.artifacts import PerfRequestRow, RunWriter
+from cibench.artifacts.capacity import CapacityRow
+from cibench.capacity.files import append_capacity, append_probe, capacity_path, probes_path
 from cibench.cli import main
 from tests.support.artifacts import (
     perf_row,
@@ -87,3 +89,29 @@ def test_export_round_trips_through_openpyxl_with_numbers_and_units(tmp_path: Pa
 def test_export_names_a_bad_run_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", str(tmp_path / "nope")]) == 2
     assert "nope: not a directory" in capsys.readouterr().err
+
+
+def test_a_capacity_search_gets_its_answer_and_probes_sheets(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path)
+    perf_dir = run_dir / "s" / "perf"
+    answer = CapacityRow(
+        scenario="s", search_over="concurrency", backend="asyncio", input_length=16,
+        output_length=8, slo="tpot_p99_s=0.07", slo_hash="abc", capacity=8, lowest_breaking=9,
+        converged=True, stop_reason="converged", probes=2,
+    )  # fmt: skip
+    append_capacity(capacity_path(perf_dir, "sim"), answer)
+    for index, (load, verdict, tpot) in enumerate([(8, "pass", 0.066), (9, "break", 0.074)]):
+        append_probe(
+            probes_path(perf_dir, "sim"),
+            {"Scenario": "s", "Search_Over": "concurrency", "Probe": index + 1, "Load": load,
+             "Verdict": verdict, "tpot_p99_s": tpot},
+        )  # fmt: skip
+    out = tmp_path / "run.xlsx"
+    assert main(["export", str(run_dir), "-o", str(out)]) == 0
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == [*SHEETS, "capacity", "capacity probes"]
+    assert column(book["capacity"], "Capacity") == [8]
+    assert column(book["capacity"], "Stop_Reason") == ["converged"]
+    probes = book["capacity probes"]
+    assert column(probes, "Verdict") == ["pass", "break"]
+    assert column(probes, "tpot_p99_s") == [pytest.approx(0.066), pytest.approx(0.074)]
