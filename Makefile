@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 ARTIFACTS ?= artifacts
 STAMP := $(VENV)/.cibench-installed
 
-.PHONY: help venv bench test lint format typecheck unit configs-lint dashboards dashboards-prometheus dashboard-picture compat mutation clean
+.PHONY: help venv bench test lint format typecheck unit configs-lint dashboards dashboards-prometheus dashboard-picture compat mutation soak-check clean
 
 help:
 	@echo "make bench [SCENARIO=local-sim RUN_TYPE=pr]  run the PR flow against a scenario"
@@ -18,6 +18,7 @@ help:
 	@echo "make dashboards-prometheus                    every panel query + the alert rules vs a real Prometheus"
 	@echo "make dashboard-picture                        redraw docs/dashboard.png (needs chromium)"
 	@echo "make compat                                   fast tests on Python 3.10/3.12/3.13 + the wheel (nox)"
+	@echo "make soak-check                               2-minute soak of a degrading simulator must say drift (CI runs it)"
 	@echo "make lint | format | typecheck | unit | configs-lint | dashboards | clean"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -64,6 +65,10 @@ unit: venv
 # (docs/functional.md#mutation-harness). About a minute on two cores.
 mutation: venv
 	$(BIN)/python -m benchmarks.mutation
+
+# The 2-minute soak against the degrading simulator must end in `drift` (docs/capacity.md#soak-control_method-soak).
+soak-check: venv
+	$(BIN)/python -m benchmarks.soak_check
 
 dashboards: venv
 	$(BIN)/cibench dashboards
