@@ -14,6 +14,9 @@ on the pooled records. Kinds of trial:
 - `A/A`: both servers identical: any regression gate FAILING is a false alarm;
 - `+15% latency` (simulator `--slowdown 1.15`): detected when TTFT P99 or E2E P99 FAILS;
 - `-10% throughput` (`--slowdown 1.111`, closed loop: QPS x 0.9): detected when QPS FAILS;
+- every kind also counts "PR failed": any of the three regression gates FAILING, which is what
+  a team sees (a slower server is also a lower closed-loop QPS, so a latency regression can
+  fail the PR through QPS while its P99 intervals are still INCONCLUSIVE);
 - llama.cpp (`local-llamacpp`), both servers behind the slowdown proxy
   (`cibench.engines.slowdown`, the engine's `--slowdown`), so that the two differ only in the
   factor: `A/A` (x1.0 on both) and `+30% latency` (x1.3 on the candidate: every response's
@@ -120,14 +123,16 @@ def measure(
         def remeasure_baseline(where: Path) -> object:
             assert baseline_scenario is not None
             base = stack.enter_context(served(baseline_scenario, run_dir / "baseline-server"))
-            return run_point(target.with_server(base), profile, point, ScenarioWriter(where))
+            return run_point(
+                target.with_server(base), profile, point, ScenarioWriter(where), salt="confirm"
+            )
 
         lines = confirmer.after_point(
             scenario.id,
             outcome.summary_csv,
             outcome.requests_csv,
             outcome.summary.duration_s,
-            lambda where: run_point(target, profile, point, ScenarioWriter(where)),
+            lambda where: run_point(target, profile, point, ScenarioWriter(where), salt="confirm"),
             remeasure_baseline if baseline_scenario is not None else None,
         )
     return any("re-measured" in line and "not re-measured" not in line for line in lines)
@@ -141,8 +146,9 @@ def trial(
     root: Path,
     settings_dir: Path,
     interleaved: bool = False,
-) -> tuple[str, bool, str]:
-    """One baseline/candidate pair; returns (outcome, re-measured, the watched verdicts)."""
+) -> tuple[str, bool, bool, str]:
+    """One baseline/candidate pair; returns (outcome of the watched gates, re-measured, whether
+    any regression gate failed, the watched verdicts)."""
     settings = load_configs(settings_dir).settings
     base_dir, cand_dir = root / "base", root / "cand"
     measure(base, profile, point, base_dir, "daily")
@@ -166,11 +172,12 @@ def trial(
     ]
     watched = [v for v in verdicts if not kind.detect or v.gate in kind.detect]
     short = "  ".join(describe(v) for v in watched)
+    pr_failed = any(v.failed for v in verdicts)
     if any(v.failed for v in watched):
-        return "fail", remeasured, short
+        return "fail", remeasured, pr_failed, short
     if any(v.status == "inconclusive" for v in watched):
-        return "inconclusive", remeasured, short
-    return "pass", remeasured, short
+        return "inconclusive", remeasured, pr_failed, short
+    return "pass", remeasured, pr_failed, short
 
 
 def run_kinds(
@@ -189,18 +196,20 @@ def run_kinds(
     )
     for kind in kinds:
         counts: Counter[str] = Counter()
-        again = 0
+        again = failed_prs = 0
         started = time.monotonic()
         for index in range(n):
             with tempfile.TemporaryDirectory(prefix="gate-power-") as tmp:
-                outcome, remeasured, short = trial(
+                outcome, remeasured, pr_failed, short = trial(
                     kind, scenario, profile, point, Path(tmp), settings_dir, interleaved
                 )
             counts[outcome] += 1
             again += remeasured
+            failed_prs += pr_failed
             print(
                 f"  {kind.name:<16} trial {index + 1}/{n}: {outcome}"
-                f"{' (re-measured)' if remeasured else ''}: {short}",
+                f"{' (re-measured)' if remeasured else ''}{' (PR failed)' if pr_failed else ''}"
+                f": {short}",
                 flush=True,
             )
         rate = counts["fail"] / n
@@ -208,7 +217,8 @@ def run_kinds(
         print(
             f"{label} {kind.name:<16} FAIL {counts['fail']:>2}  INCONCLUSIVE "
             f"{counts['inconclusive']:>2}  PASS {counts['pass']:>2}  re-measured {again:>2}  "
-            f"-> {what} {counts['fail']}/{n} ({rate:.0%})  [{time.monotonic() - started:.0f} s]",
+            f"-> {what} {counts['fail']}/{n} ({rate:.0%}), PR failed {failed_prs}/{n}  "
+            f"[{time.monotonic() - started:.0f} s]",
             flush=True,
         )
 

@@ -169,7 +169,8 @@ def confirm(
         endpoint = session.confirm_baseline_endpoint()
         assert endpoint is not None  # only passed when a baseline scenario is configured
         base = target.with_server(endpoint)
-        return run_point(base, profile, point, ScenarioWriter(where), report=write)
+        # salt="confirm": the same prompts as the candidate's re-measurement, new to both servers
+        return run_point(base, profile, point, ScenarioWriter(where), report=write, salt="confirm")
 
     configured = session.settings.gates.confirm.baseline_scenario is not None
     for line in session.confirmer().after_point(
@@ -177,7 +178,9 @@ def confirm(
         outcome.summary_csv,
         outcome.requests_csv,
         outcome.summary.duration_s,
-        lambda where: run_point(target, profile, point, ScenarioWriter(where), report=write),
+        lambda where: run_point(
+            target, profile, point, ScenarioWriter(where), report=write, salt="confirm"
+        ),
         remeasure_baseline if configured else None,
     ):
         if write is not None:

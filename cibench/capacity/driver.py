@@ -161,7 +161,7 @@ def run_search(
             )
             break
         point = profile.search_point(input_length, output_length, load)
-        outcome = run_point(target, profile, point, writer, report)
+        outcome = run_point(target, profile, point, writer, report, salt=f"probe-{len(probes)}")
         found = breaches(outcome.summary, slo, outcome.good_requests)
         probe = Probe(load, verdict(outcome, found), tuple(found), outcome)
         probes.append(probe)

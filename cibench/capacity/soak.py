@@ -106,7 +106,9 @@ def run_soak(
     started = time.monotonic()
     while time.monotonic() - started < soak.duration_seconds:
         point = profile.soak_point(input_length, output_length)
-        outcome = run_point(target, profile, point, writer, report)
+        outcome = run_point(
+            target, profile, point, writer, report, salt=f"soak-window-{len(result.windows)}"
+        )
         result.windows.append(outcome)
         metrics.append(window_metrics(outcome))
         result.drifts = detect_drift(metrics, soak.drift_threshold, soak.failure_ratio_drift)

@@ -133,9 +133,10 @@ def read_rows(spec: DatasetSpec, path: Path) -> Iterator[DatasetPrompt]:
 
 
 def load_dataset(
-    spec: DatasetSpec, needed: int, seed: int, count: Callable[[str], int] | None
+    spec: DatasetSpec, needed: int, seed: str, count: Callable[[str], int] | None
 ) -> list[DatasetPrompt]:
-    """`needed` prompts: the usable rows shuffled with `seed`, those whose prompt length
+    """`needed` prompts: the usable rows shuffled with `seed` (the runner's differs per load
+    point and repeat, as its synthetic prompts do), those whose prompt length
     (`count` tokens, or ~4 characters per token without a counter) lies within the spec's
     bounds, the first `needed` of them."""
     path = Path(spec.path)

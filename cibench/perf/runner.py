@@ -53,6 +53,7 @@ from cibench.perf.workload import (
     build_prompts,
     build_shared_prefix_prompts,
     draw_lengths,
+    prefix_seeds,
     prompt_seed,
     request_body,
     unsized_prompts,
@@ -143,6 +144,7 @@ def _prompts(
     target: RunTarget,
     profile: PerfProfile,
     seeds: list[str],
+    heads: list[str],
     targets: list[int],
     notes: list[str],
 ) -> tuple[list[SizedPrompt], str]:
@@ -168,7 +170,7 @@ def _prompts(
                 prompts = build_shared_prefix_prompts(
                     seeds,
                     targets,
-                    _prefix_seeds(profile),
+                    heads,
                     profile.prefix_length,
                     tolerance,
                     counter,
@@ -182,31 +184,29 @@ def _prompts(
         notes.append(f"prompts not sized in tokens ({exc}); ~1.5 tokens per unit assumed")
     if not profile.prefix_count:
         return unsized_prompts(seeds, targets), "none"
-    heads = unsized_prompts(_prefix_seeds(profile), [profile.prefix_length] * profile.prefix_count)
+    prefixes = unsized_prompts(heads, [profile.prefix_length] * profile.prefix_count)
     tails = unsized_prompts(seeds, [max(1, t - profile.prefix_length) for t in targets])
     return [
-        SizedPrompt(heads[i % len(heads)].text + "\n" + tail.text, None, tail.units)
+        SizedPrompt(prefixes[i % len(prefixes)].text + "\n" + tail.text, None, tail.units)
         for i, tail in enumerate(tails)
     ], "none"
 
 
-def _dataset_rows(target: RunTarget, profile: PerfProfile, needed: int) -> list[DatasetPrompt]:
+def _dataset_rows(
+    target: RunTarget, profile: PerfProfile, needed: int, seed: str
+) -> list[DatasetPrompt]:
     """The dataset's prompts, length-filtered by the server's own count when it can tell."""
     spec = profile.dataset
     assert spec is not None
     bounded = spec.min_input_tokens is not None or spec.max_input_tokens is not None
     if not bounded:
-        return load_dataset(spec, needed, profile.seed, None)
+        return load_dataset(spec, needed, seed, None)
     with httpx.Client(timeout=60.0, headers=target.headers()) as client:
         try:
             counter = open_counter(client, target.base_url, target.model, "completions", "auto")
         except (CibenchError, httpx.HTTPError, ValueError):
-            return load_dataset(spec, needed, profile.seed, None)
-        return load_dataset(spec, needed, profile.seed, counter)
-
-
-def _prefix_seeds(profile: PerfProfile) -> list[str]:
-    return [f"{profile.seed}:prefix:{group}" for group in range(profile.prefix_count)]
+            return load_dataset(spec, needed, seed, None)
+        return load_dataset(spec, needed, seed, counter)
 
 
 def _scrape(base_url: str, headers: dict[str, str], timeout_s: float) -> str | None:
@@ -243,7 +243,7 @@ def _monitor(progress: Progress, report: Report | None, every_s: float) -> Itera
 
 
 def _phases(
-    target: RunTarget, profile: PerfProfile, point: LoadPoint, notes: list[str]
+    target: RunTarget, profile: PerfProfile, point: LoadPoint, salt: str, notes: list[str]
 ) -> tuple[Address, list[Phase], str, dict[tuple[int, int], int]]:
     """Size the prompts and encode every request (warmup first, then one phase per epoch)."""
     net, host_header, path = _address(target, profile)
@@ -254,19 +254,21 @@ def _phases(
     }
     turns = profile.session.turns if profile.session is not None else 1
     per_epoch = point.num_requests * turns  # a session point's request count: conversations
-    seeds = [prompt_seed(profile, point, -1, i) for i in range(profile.warmup)]
+    seeds = [prompt_seed(profile, point, -1, i, salt) for i in range(profile.warmup)]
     lengths = draw_lengths(profile, point, "warmup", profile.warmup)
     for epoch in range(profile.epochs):
-        seeds += [prompt_seed(profile, point, epoch, i) for i in range(per_epoch)]
+        seeds += [prompt_seed(profile, point, epoch, i, salt) for i in range(per_epoch)]
         lengths += draw_lengths(profile, point, str(epoch), per_epoch)
     rows: list[DatasetPrompt] | None = None
     if profile.dataset is not None:
-        rows = _dataset_rows(target, profile, len(seeds))
+        shuffle = f"{profile.seed}:{point.id}:{salt}"
+        rows = _dataset_rows(target, profile, len(seeds), shuffle)
         prompts = [SizedPrompt(row.text, None, 0) for row in rows]
         lengths = [(i, row.output_tokens or o) for (i, o), row in zip(lengths, rows, strict=True)]
         sizing = "dataset"
     else:
-        prompts, sizing = _prompts(target, profile, seeds, [i for i, _ in lengths], notes)
+        heads = prefix_seeds(profile, point, salt)
+        prompts, sizing = _prompts(target, profile, seeds, heads, [i for i, _ in lengths], notes)
 
     def prepared(epoch: int, offset: int, count: int) -> list[PreparedRequest]:
         requests: list[PreparedRequest] = []
@@ -339,13 +341,17 @@ def run_point(
     writer: ScenarioWriter,
     report: Report | None = None,
     report_every_s: float = 5.0,
+    salt: str = "",
 ) -> PointOutcome:
     """Measure `point` against `target`; record its summary row and requests with `writer`.
 
     :param report: receives a progress line every `report_every_s` seconds while requests run.
+    :param salt: names a repeated measurement of this point on the same server (a
+        confirmation, a soak window, a search probe): prompts differ per salt, so that the
+        server's prefix cache cannot make a repeat faster (`prompt_seed`).
     """
     notes: list[str] = []
-    net, phases, sizing, input_targets = _phases(target, profile, point, notes)
+    net, phases, sizing, input_targets = _phases(target, profile, point, salt, notes)
     first_measured = 1 if profile.warmup else 0
     auth = target.headers()
     scrapes: dict[str, str | None] = {}

@@ -28,9 +28,9 @@ def test_the_shipped_samples_load_in_every_format(name: str, fmt: str, rows: int
     prompts = list(read_rows(spec, Path(spec.path)))
     assert len(prompts) == rows
     assert all(p.messages[-1]["role"] == "user" and p.output_tokens for p in prompts)
-    chosen = load_dataset(spec, 10, seed=1, count=None)
-    assert chosen == load_dataset(spec, 10, seed=1, count=None)  # seeded
-    assert chosen != load_dataset(spec, 10, seed=2, count=None)
+    chosen = load_dataset(spec, 10, seed="1", count=None)
+    assert chosen == load_dataset(spec, 10, seed="1", count=None)  # seeded
+    assert chosen != load_dataset(spec, 10, seed="2", count=None)
 
 
 def test_sharegpt_keeps_the_turns_up_to_the_last_human_one(tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_length_bounds_filter_rows(tmp_path: Path) -> None:
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps({"prompt": "w " * n}) + "\n" for n in (5, 50, 500)))
     spec = DatasetSpec(path=str(path), min_input_tokens=10, max_input_tokens=100)
-    (only,) = load_dataset(spec, 1, seed=0, count=lambda text: len(text.split()))
+    (only,) = load_dataset(spec, 1, seed="0", count=lambda text: len(text.split()))
     assert len(only.text.split()) == 50
 
 
@@ -77,7 +77,7 @@ def test_bad_datasets_are_clear_errors(
         path.write_text(content)
     spec = DatasetSpec(path=str(path), format=fmt)  # type: ignore[arg-type]
     with pytest.raises(CibenchError, match="dataset") as caught:
-        load_dataset(spec, 3, seed=0, count=None)
+        load_dataset(spec, 3, seed="0", count=None)
     assert message in str(caught.value)
     assert str(path) in str(caught.value)
 

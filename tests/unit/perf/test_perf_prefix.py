@@ -9,7 +9,7 @@ import pytest
 
 from cibench.artifacts import ScenarioWriter
 from cibench.cli import main
-from cibench.config.perf import PerfProfile
+from cibench.config.perf import LoadPoint, PerfProfile
 from cibench.perf.runner import RunTarget, run_point
 from cibench.perf.server_metrics import parse_totals, prefix_cache_hit_rate
 from cibench.sim.testing import run_simulator
@@ -48,6 +48,28 @@ def test_shared_prefixes_hit_the_cache_and_lower_ttft(tmp_path: Path) -> None:
     miss = read_summary(without.summary_csv)[0]["SERVER_PREFIX_CACHE_HIT_RATE"]
     assert 0.6 < float(hit) < 0.76  # 768 of 1,024 tokens, whole 16-token blocks only
     assert float(miss) < 0.05
+
+
+def test_no_measurement_is_served_from_an_earlier_ones_prompts(tmp_path: Path) -> None:
+    """The next point of a sweep, a confirmation and a soak window all send prompts the
+    server's prefix cache has not seen; only the very same measurement repeated would hit."""
+    profile = PerfProfile.model_validate(
+        {"input_length": [256], "output_length": [4], "concurrency": [1, 2], "num_requests": 6,
+         "warmup": 1, "backend": "asyncio"}
+    )  # fmt: skip
+    c1, c2 = profile.load_points()
+
+    def hit_rate(point: LoadPoint, salt: str, where: str) -> float:
+        outcome = run_point(target, profile, point, ScenarioWriter(tmp_path / where), salt=salt)
+        return float(read_summary(outcome.summary_csv)[0]["SERVER_PREFIX_CACHE_HIT_RATE"])
+
+    with run_simulator(*CACHING_SIM) as url:
+        target = RunTarget(url, "sim-model", "sim", "sim-test")
+        assert hit_rate(c1, "", "first") < 0.05
+        assert hit_rate(c2, "", "next-point") < 0.05
+        assert hit_rate(c2, "confirm", "confirm") < 0.05
+        assert hit_rate(c2, "soak-window-1", "window") < 0.05
+        assert hit_rate(c2, "confirm", "same-again") > 0.9  # the cache does work
 
 
 def test_hit_rate_from_counter_deltas_or_the_v0_gauge() -> None:
