@@ -173,12 +173,13 @@ class AsyncPool:
         self._idle.clear()
 
     async def send(self, request: PreparedRequest, record: RequestRecord) -> ResponseTimer:
-        """Send on a pooled connection; a stale one is replaced once; errors end up in the
-        timer's record. A successful stream comes back ended but unsettled."""
-        for _attempt in range(2):
+        """Send on a pooled connection; a stale one is replaced once, by a new connection (the
+        other idle ones may have been closed by the same keep-alive timeout); errors end up in
+        the timer's record. A successful stream comes back ended but unsettled."""
+        for attempt in range(2):
             timer = ResponseTimer(request, record, self.secret)
             try:
-                connection = await self.acquire()
+                connection = await (self.acquire() if attempt == 0 else self._open())
             except OSError as exc:
                 record.start_ns = time.perf_counter_ns()
                 timer.fail(record.start_ns, "ConnectError", f"{self.host}:{self.port}: {exc}")
