@@ -6,9 +6,11 @@ runner) to another, when the machine has two or more.
 
 1. Timing error, against two servers with TTFT 50 ms and 10 ms per token (64-token outputs,
    closed loop, 1, 32 and 64 concurrent streams, both backends):
-   - the reference server in this file: it paces tokens to the microsecond from one
-     coroutine and logs when it really sent each request's first token, so the last column
-     is the client's own error exactly (our first-token timestamp − its send time);
+   - the reference server in this file: it stamps each request with the kernel's receive
+     time (SO_TIMESTAMPNS, so its own intake queue is its own), paces tokens to the
+     microsecond from that time from one coroutine and logs when it really sent each
+     request's first token, so the last column is the client's own error exactly (our
+     first-token timestamp − its send time);
    - the simulator (jitter off): realistic, but its own lateness and its one-at-a-time
      request intake are part of "measured − configured"; the last column is the measured
      mean minus the simulator's own mean TTFT from its /metrics.
@@ -39,6 +41,8 @@ import json
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -66,6 +70,7 @@ ITL_MS = 10.0
 TOKENS = 64
 BACKENDS = ("asyncio", "threading-pool")
 SERVER_CPU, CLIENT_CPU = 0, 1
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's value
 
 
 def _cpus() -> tuple[int, int] | None:
@@ -338,9 +343,84 @@ def _tail(tokens: int) -> bytes:
     return _chunk(_event(usage) + b"data: [DONE]\n\n") + b"0\r\n\r\n"
 
 
+class _Connection:
+    """One accepted socket, read with `recvmsg` so that each request carries the kernel's
+    receive timestamp (SO_TIMESTAMPNS, inherited from the listener): the moment the request's
+    bytes reached this machine, not the moment this one-core server got round to them. With
+    1,024 requests arriving at once, the event loop reaches the last one tens of ms later; a
+    server stamping that instead would hide its own intake queue from its TTFT and book it as
+    the client's error."""
+
+    def __init__(self, sock: socket.socket, server: _Reference) -> None:
+        self.sock = sock
+        self.server = server
+        self.buffer = b""
+        self.pending = b""
+        self.loop = asyncio.get_running_loop()
+        self.loop.add_reader(sock.fileno(), self.readable)
+
+    def readable(self) -> None:
+        try:
+            data, ancillary, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(16))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data, ancillary = b"", []
+        if not data:
+            self.close()
+            return
+        received = self.server.arrival_ns(ancillary)
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].decode("latin-1").lower()
+            length = 0
+            for line in head.split("\r\n"):
+                if line.startswith("content-length:"):
+                    length = int(line.split(":", 1)[1])
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4 : end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length :]
+            self.server.answer(self, head, body, received)
+
+    def write(self, data: bytes) -> None:
+        if self.pending:
+            self.pending += data
+            return
+        try:
+            sent = self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            return  # the client went away; its record says so
+        if sent < len(data):
+            self.pending = data[sent:]
+            self.loop.add_writer(self.sock.fileno(), self.flush)
+
+    def flush(self) -> None:
+        try:
+            sent = self.sock.send(self.pending)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            sent = len(self.pending)
+        self.pending = self.pending[sent:]
+        if not self.pending:
+            self.loop.remove_writer(self.sock.fileno())
+
+    def close(self) -> None:
+        self.loop.remove_reader(self.sock.fileno())
+        if self.pending:
+            self.loop.remove_writer(self.sock.fileno())
+        self.sock.close()
+
+
 @dataclass(slots=True)
 class _Stream:
-    transport: asyncio.Transport
+    transport: _Connection
     index: int
     received: int
     token: int = 0
@@ -400,58 +480,56 @@ class _Pacer:
         self.log.append(f"{stream.index} {stream.first_sent} {stream.received} {last}\n")
 
 
-class _Reference(asyncio.Protocol):
+class _Reference:
+    """Accepts connections and answers requests: at once, or through the pacer, the first
+    token due `ttft_ns` after the request's kernel receive time."""
+
     def __init__(self, pacer: _Pacer, ttft_ns: int) -> None:
         self.pacer = pacer
         self.ttft_ns = ttft_ns
         tokens = pacer.tokens
         self.instant = _HEAD + _chunk(_ROLE + b"".join(_token(i) for i in range(tokens)))
         self.instant += _tail(tokens)
-        self.buffer = b""
-        self.transport: asyncio.Transport | None = None
+        # kernel timestamps are CLOCK_REALTIME; the pacer and the client use perf_counter
+        # (CLOCK_MONOTONIC on Linux): the offset between the two clocks
+        self.realtime_offset_ns = time.time_ns() - time.perf_counter_ns()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+    def arrival_ns(self, ancillary: list[tuple[int, int, bytes]]) -> int:
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+                seconds, nanoseconds = struct.unpack("qq", data[:16])
+                return int(seconds) * 1_000_000_000 + int(nanoseconds) - self.realtime_offset_ns
+        return time.perf_counter_ns()  # no kernel timestamp (not Linux): when we read it
 
-    def data_received(self, data: bytes) -> None:
-        received = time.perf_counter_ns()
-        self.buffer += data
+    def accept(self, listener: socket.socket) -> None:
         while True:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
+            try:
+                sock, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
                 return
-            head = self.buffer[:end].decode("latin-1").lower()
-            length = 0
-            for line in head.split("\r\n"):
-                if line.startswith("content-length:"):
-                    length = int(line.split(":", 1)[1])
-            if len(self.buffer) < end + 4 + length:
-                return
-            body = self.buffer[end + 4 : end + 4 + length]
-            self.buffer = self.buffer[end + 4 + length :]
-            self._answer(head, body, received)
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            _Connection(sock, self)
 
-    def _answer(self, head: str, body: bytes, received: int) -> None:
-        transport = self.transport
-        assert transport is not None
+    def answer(self, connection: _Connection, head: str, body: bytes, received: int) -> None:
         if head.startswith("get /health"):
-            transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            connection.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
             return
         if not self.ttft_ns and not self.pacer.itl_ns:
-            transport.write(self.instant)
+            connection.write(self.instant)
             return
         found = re.search(rb"request (\d+) ", body)
-        transport.write(_HEAD)
-        stream = _Stream(transport, int(found.group(1)) if found else -1, received)
+        connection.write(_HEAD)
+        stream = _Stream(connection, int(found.group(1)) if found else -1, received)
         self.pacer.start(received + self.ttft_ns, stream)
 
 
 def serve(port: int, tokens: int, ttft_ms: float, itl_ms: float, log: str | None) -> None:
     """Stream `tokens` tokens per request: at once, or TTFT then one every ITL (paced).
 
-    With `log`, the send time of each request's first token (perf_counter_ns, comparable
-    across processes on Linux) is written there as `index ns` lines at SIGTERM.
+    With `log`, each paced request's first-token send time, kernel receive time and last-token
+    send time (perf_counter_ns, comparable across processes on Linux) are written there as
+    `index first received last` lines at SIGTERM.
     """
 
     async def main() -> None:
@@ -460,13 +538,18 @@ def serve(port: int, tokens: int, ttft_ms: float, itl_ms: float, log: str | None
         pacing = asyncio.create_task(pacer.run())
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
-        server = await loop.create_server(
-            lambda: _Reference(pacer, int(ttft_ms * 1e6)),
-            "127.0.0.1",
-            port,
-        )
-        async with server:
-            await stop.wait()
+        reference = _Reference(pacer, int(ttft_ms * 1e6))
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with contextlib.suppress(OSError):  # accepted sockets inherit it (Linux)
+            listener.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(4096)  # 1,024 streams connect at once
+        listener.setblocking(False)
+        loop.add_reader(listener.fileno(), reference.accept, listener)
+        await stop.wait()
+        loop.remove_reader(listener.fileno())
+        listener.close()
         pacing.cancel()
         if log:
             with open(log, "w") as handle:
