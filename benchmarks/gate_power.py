@@ -1,7 +1,8 @@
 """Measure the regression gates' power: false alarms on A/A pairs, detection of injected slowdowns.
 
 Run: `.venv/bin/python benchmarks/gate_power.py [--target sim|llamacpp|both] [--n N]
-[--kinds 'A/A,+15% latency'] [--interleaved] [--llama-requests 100] [--llama-output 8]`
+[--kinds 'A/A,+15% latency'] [--interleaved] [--sim-requests 100] [--llama-requests 100]
+[--llama-output 8]`
 (sim, N=20, two kinds: about 9 minutes on a busy 2-core machine, 3 on a quiet one; a
 llama.cpp trial, 1.5-3 minutes at 40 requests; figures in docs/figures.md "Gate power").
 
@@ -36,6 +37,7 @@ Prints per kind: trials, FAIL / INCONCLUSIVE / PASS counts, re-measured count, a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -146,10 +148,15 @@ def trial(
     root: Path,
     settings_dir: Path,
     interleaved: bool = False,
+    confirm_budget_s: float | None = None,
 ) -> tuple[str, bool, bool, str]:
     """One baseline/candidate pair; returns (outcome of the watched gates, re-measured, whether
     any regression gate failed, the watched verdicts)."""
     settings = load_configs(settings_dir).settings
+    if confirm_budget_s is not None:
+        confirm = settings.gates.confirm.model_copy(update={"budget_seconds": confirm_budget_s})
+        gates = settings.gates.model_copy(update={"confirm": confirm})
+        settings = settings.model_copy(update={"gates": gates})
     base_dir, cand_dir = root / "base", root / "cand"
     measure(base, profile, point, base_dir, "daily")
     candidate = with_args(base, slowdown=kind.slowdown) if kind.slowdown != 1.0 else base
@@ -189,6 +196,7 @@ def run_kinds(
     n: int,
     settings_dir: Path,
     interleaved: bool = False,
+    confirm_budget_s: float | None = None,
 ) -> None:
     print(
         f"\n{label}: load point {point.id}, {point.num_requests} requests, n={n} per kind",
@@ -201,7 +209,14 @@ def run_kinds(
         for index in range(n):
             with tempfile.TemporaryDirectory(prefix="gate-power-") as tmp:
                 outcome, remeasured, pr_failed, short = trial(
-                    kind, scenario, profile, point, Path(tmp), settings_dir, interleaved
+                    kind,
+                    scenario,
+                    profile,
+                    point,
+                    Path(tmp),
+                    settings_dir,
+                    interleaved,
+                    confirm_budget_s,
                 )
             counts[outcome] += 1
             again += remeasured
@@ -231,6 +246,12 @@ def main() -> int:
     )
     parser.add_argument("--jitter", type=float, default=0.1)
     parser.add_argument(
+        "--sim-requests",
+        type=int,
+        default=None,
+        help="sim: measured requests per run (default: the pr profile's, 100)",
+    )
+    parser.add_argument(
         "--llama-requests", type=int, default=100, help="llamacpp: measured requests per run"
     )
     parser.add_argument(
@@ -240,6 +261,14 @@ def main() -> int:
         "--kinds",
         default=None,
         help="comma-separated kinds to run, by name (e.g. 'A/A,+15%% latency'; default: all)",
+    )
+    parser.add_argument(
+        "--confirm-budget",
+        type=float,
+        default=None,
+        help="gates.confirm.budget_seconds for the trials (default: configs/settings.yaml's, "
+        "60 s; a llama.cpp point of 100 requests takes about that long, so raise it there as "
+        "a team with a slow engine would)",
     )
     parser.add_argument(
         "--interleaved",
@@ -261,10 +290,20 @@ def main() -> int:
     if args.target in ("sim", "both"):
         profile = configs.perf_profiles["pr"]
         point = next(p for p in profile.load_points() if p.concurrency == 4)
+        if args.sim_requests is not None:
+            point = dataclasses.replace(point, num_requests=args.sim_requests)
         sim = with_args(configs.scenario("local-sim"), jitter=args.jitter)
         n = args.n or 20
         run_kinds(
-            "local-sim", chosen(SIM_KINDS), sim, profile, point, n, configs_dir, args.interleaved
+            "local-sim",
+            chosen(SIM_KINDS),
+            sim,
+            profile,
+            point,
+            n,
+            configs_dir,
+            args.interleaved,
+            args.confirm_budget,
         )
     if args.target in ("llamacpp", "both"):
         profile = configs.perf_profiles["llamacpp"]
@@ -284,6 +323,7 @@ def main() -> int:
             n,
             configs_dir,
             args.interleaved,
+            args.confirm_budget,
         )
     return 0
 
