@@ -47,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -321,7 +321,7 @@ def capacity(cpus: tuple[int, int] | None, server: str, seconds: float) -> None:
 # ---- the reference server ------------------------------------------------------------------
 
 
-def _event(payload: dict[str, object]) -> bytes:
+def _event(payload: Mapping[str, object]) -> bytes:
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
 
@@ -490,16 +490,23 @@ class _Reference:
         tokens = pacer.tokens
         self.instant = _HEAD + _chunk(_ROLE + b"".join(_token(i) for i in range(tokens)))
         self.instant += _tail(tokens)
-        # kernel timestamps are CLOCK_REALTIME; the pacer and the client use perf_counter
-        # (CLOCK_MONOTONIC on Linux): the offset between the two clocks
-        self.realtime_offset_ns = time.time_ns() - time.perf_counter_ns()
 
-    def arrival_ns(self, ancillary: list[tuple[int, int, bytes]]) -> int:
+    @staticmethod
+    def arrival_ns(ancillary: list[tuple[int, int, bytes]]) -> int:
+        """The request's kernel receive time on the perf_counter clock.
+
+        Kernel timestamps are CLOCK_REALTIME; the pacer and the client use perf_counter
+        (CLOCK_MONOTONIC on Linux). The two drift apart (on the CI-sized VM REALTIME is stepped
+        by ~0.5 ms every ~0.1 s, 5 ms a second), so no offset taken once holds: the packet's
+        age is measured on REALTIME now and taken off the monotonic now. A step between arrival
+        and this read puts one step (~0.5 ms) into that request's figure."""
+        now = time.perf_counter_ns()
         for level, kind, data in ancillary:
             if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
                 seconds, nanoseconds = struct.unpack("qq", data[:16])
-                return int(seconds) * 1_000_000_000 + int(nanoseconds) - self.realtime_offset_ns
-        return time.perf_counter_ns()  # no kernel timestamp (not Linux): when we read it
+                age = time.time_ns() - (int(seconds) * 1_000_000_000 + int(nanoseconds))
+                return now - max(age, 0)
+        return now  # no kernel timestamp (not Linux): when we read it
 
     def accept(self, listener: socket.socket) -> None:
         while True:

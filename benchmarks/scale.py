@@ -57,6 +57,30 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 1e3:+.2f}"
 
 
+def _steal_ms() -> dict[str, float]:
+    """Hypervisor steal time so far per CPU, in ms (Linux /proc/stat, 10 ms ticks): time a
+    virtual CPU was ready to run but the host ran something else. A client descheduled for a
+    few ms timestamps the bytes waiting meanwhile that much late, whatever the harness does."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return {}
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    return {
+        fields[0]: int(fields[8]) * tick_ms
+        for fields in (line.split() for line in lines)
+        if fields and fields[0].startswith("cpu") and fields[0] != "cpu" and len(fields) > 8
+    }
+
+
+def _steal_since(before: dict[str, float], cpus: tuple[int, ...]) -> str:
+    after = _steal_ms()
+    parts = [
+        f"cpu{c} {after[f'cpu{c}'] - before[f'cpu{c}']:.0f} ms" for c in cpus if f"cpu{c}" in after
+    ]
+    return "steal " + (", ".join(parts) if parts else "n/a")
+
+
 def _closed(
     url: str, streams: int, ramp_s: float, rounds: int, probe: LagProbe | None = None
 ) -> list[RequestRecord]:
@@ -75,7 +99,9 @@ def _reference_errors(ramp_s: float, streams: int, rounds: int, pin: int | None)
         command += ["--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS), "--log", log]
         probe = LagProbe()
         with _server(command, pin) as url:
+            steal = _steal_ms()
             records = _closed(url, streams, ramp_s, rounds, probe)
+            stolen = _steal_since(steal, tuple(sorted(os.sched_getaffinity(0))))
         sends = _read_sends(log)
     errors, transit, receive = [], [], []
     for record in records:
@@ -95,7 +121,8 @@ def _reference_errors(ramp_s: float, streams: int, rounds: int, pin: int | None)
         f"max {_ms(max(errors) if errors else None)} = request transit (median "
         f"{_ms(percentile(transit, 50))}, p99 {_ms(percentile(transit, 99))}) + first-token "
         f"receive (median {_ms(percentile(receive, 50))}, p99 {_ms(percentile(receive, 99))}); "
-        f"{len(errors)} matched, {failed} failed; receive lag p99 {_ms(percentile(lags, 99))}",
+        f"{len(errors)} matched, {failed} failed; receive lag p99 {_ms(percentile(lags, 99))}; "
+        f"runner's {stolen}",
         flush=True,
     )
 
