@@ -51,12 +51,14 @@ from cibench.artifacts import RunWriter, ScenarioWriter, SessionFile, SessionSce
 from cibench.config.loader import load_configs
 from cibench.config.perf import LoadPoint, PerfProfile
 from cibench.config.scenario import Scenario
+from cibench.config.settings import Settings
 from cibench.gates.baseline import from_artifacts, with_remeasured_baseline
 from cibench.gates.confirm import Confirmer, describe
 from cibench.gates.rules import evaluate
 from cibench.gates.samples import load_run_samples
 from cibench.launch import Endpoint, open_endpoint
 from cibench.perf.runner import RunTarget, run_point
+from cibench.perf.workload import CONFIRM_SALT
 
 REPO = Path(__file__).resolve().parents[1]
 LATENCY_GATES = ("ttft_p99", "e2e_p99")
@@ -126,7 +128,7 @@ def measure(
             assert baseline_scenario is not None
             base = stack.enter_context(served(baseline_scenario, run_dir / "baseline-server"))
             return run_point(
-                target.with_server(base), profile, point, ScenarioWriter(where), salt="confirm"
+                target.with_server(base), profile, point, ScenarioWriter(where), salt=CONFIRM_SALT
             )
 
         lines = confirmer.after_point(
@@ -134,7 +136,9 @@ def measure(
             outcome.summary_csv,
             outcome.requests_csv,
             outcome.summary.duration_s,
-            lambda where: run_point(target, profile, point, ScenarioWriter(where), salt="confirm"),
+            lambda where: run_point(
+                target, profile, point, ScenarioWriter(where), salt=CONFIRM_SALT
+            ),
             remeasure_baseline if baseline_scenario is not None else None,
         )
     return any("re-measured" in line and "not re-measured" not in line for line in lines)
@@ -146,17 +150,11 @@ def trial(
     profile: PerfProfile,
     point: LoadPoint,
     root: Path,
-    settings_dir: Path,
+    settings: Settings,
     interleaved: bool = False,
-    confirm_budget_s: float | None = None,
 ) -> tuple[str, bool, bool, str]:
     """One baseline/candidate pair; returns (outcome of the watched gates, re-measured, whether
     any regression gate failed, the watched verdicts)."""
-    settings = load_configs(settings_dir).settings
-    if confirm_budget_s is not None:
-        confirm = settings.gates.confirm.model_copy(update={"budget_seconds": confirm_budget_s})
-        gates = settings.gates.model_copy(update={"confirm": confirm})
-        settings = settings.model_copy(update={"gates": gates})
     base_dir, cand_dir = root / "base", root / "cand"
     measure(base, profile, point, base_dir, "daily")
     candidate = with_args(base, slowdown=kind.slowdown) if kind.slowdown != 1.0 else base
@@ -194,9 +192,8 @@ def run_kinds(
     profile: PerfProfile,
     point: LoadPoint,
     n: int,
-    settings_dir: Path,
+    settings: Settings,
     interleaved: bool = False,
-    confirm_budget_s: float | None = None,
 ) -> None:
     print(
         f"\n{label}: load point {point.id}, {point.num_requests} requests, n={n} per kind",
@@ -209,14 +206,7 @@ def run_kinds(
         for index in range(n):
             with tempfile.TemporaryDirectory(prefix="gate-power-") as tmp:
                 outcome, remeasured, pr_failed, short = trial(
-                    kind,
-                    scenario,
-                    profile,
-                    point,
-                    Path(tmp),
-                    settings_dir,
-                    interleaved,
-                    confirm_budget_s,
+                    kind, scenario, profile, point, Path(tmp), settings, interleaved
                 )
             counts[outcome] += 1
             again += remeasured
@@ -285,8 +275,12 @@ def main() -> int:
     def chosen(kinds: tuple[Kind, ...]) -> tuple[Kind, ...]:
         return tuple(k for k in kinds if wanted is None or k.name in wanted)
 
-    configs_dir = REPO / "configs"
-    configs = load_configs(configs_dir)
+    configs = load_configs(REPO / "configs")
+    settings = configs.settings
+    if args.confirm_budget is not None:
+        confirm = settings.gates.confirm.model_copy(update={"budget_seconds": args.confirm_budget})
+        gates = settings.gates.model_copy(update={"confirm": confirm})
+        settings = settings.model_copy(update={"gates": gates})
     if args.target in ("sim", "both"):
         profile = configs.perf_profiles["pr"]
         point = next(p for p in profile.load_points() if p.concurrency == 4)
@@ -295,15 +289,7 @@ def main() -> int:
         sim = with_args(configs.scenario("local-sim"), jitter=args.jitter)
         n = args.n or 20
         run_kinds(
-            "local-sim",
-            chosen(SIM_KINDS),
-            sim,
-            profile,
-            point,
-            n,
-            configs_dir,
-            args.interleaved,
-            args.confirm_budget,
+            "local-sim", chosen(SIM_KINDS), sim, profile, point, n, settings, args.interleaved
         )
     if args.target in ("llamacpp", "both"):
         profile = configs.perf_profiles["llamacpp"]
@@ -321,9 +307,8 @@ def main() -> int:
             profile,
             point,
             n,
-            configs_dir,
+            settings,
             args.interleaved,
-            args.confirm_budget,
         )
     return 0
 

@@ -30,6 +30,7 @@ from cibench.failures.logscan import LogPattern
 from cibench.functional.results import CaseRecord
 from cibench.functional.stage import CaseOutcome, Server, evaluate_case
 from cibench.perf.runner import PointOutcome, RunTarget, run_point
+from cibench.perf.workload import CONFIRM_SALT
 from cibench.plan import AccuracyItem, FunctionalItem, PerfItem
 from cibench.session import SESSION_KEY, CibenchSession, RunContext
 
@@ -169,8 +170,9 @@ def confirm(
         endpoint = session.confirm_baseline_endpoint()
         assert endpoint is not None  # only passed when a baseline scenario is configured
         base = target.with_server(endpoint)
-        # salt="confirm": the same prompts as the candidate's re-measurement, new to both servers
-        return run_point(base, profile, point, ScenarioWriter(where), report=write, salt="confirm")
+        return run_point(
+            base, profile, point, ScenarioWriter(where), report=write, salt=CONFIRM_SALT
+        )
 
     configured = session.settings.gates.confirm.baseline_scenario is not None
     for line in session.confirmer().after_point(
@@ -179,7 +181,7 @@ def confirm(
         outcome.requests_csv,
         outcome.summary.duration_s,
         lambda where: run_point(
-            target, profile, point, ScenarioWriter(where), report=write, salt="confirm"
+            target, profile, point, ScenarioWriter(where), report=write, salt=CONFIRM_SALT
         ),
         remeasure_baseline if configured else None,
     ):

@@ -53,6 +53,7 @@ from cibench.perf.workload import (
     build_prompts,
     build_shared_prefix_prompts,
     draw_lengths,
+    measurement_seed,
     prefix_seeds,
     prompt_seed,
     request_body,
@@ -261,8 +262,7 @@ def _phases(
         lengths += draw_lengths(profile, point, str(epoch), per_epoch)
     rows: list[DatasetPrompt] | None = None
     if profile.dataset is not None:
-        shuffle = f"{profile.seed}:{point.id}:{salt}"
-        rows = _dataset_rows(target, profile, len(seeds), shuffle)
+        rows = _dataset_rows(target, profile, len(seeds), measurement_seed(profile, point, salt))
         prompts = [SizedPrompt(row.text, None, 0) for row in rows]
         lengths = [(i, row.output_tokens or o) for (i, o), row in zip(lengths, rows, strict=True)]
         sizing = "dataset"

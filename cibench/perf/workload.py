@@ -183,25 +183,34 @@ def request_body(
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+CONFIRM_SALT = "confirm"
+"""The salt of a confirmation's re-measurement, on the candidate and on the baseline build
+alike: both send the same prompts, new to both servers."""
+
+
+def measurement_seed(profile: PerfProfile, point: LoadPoint, salt: str = "") -> str:
+    """The seed of one measurement of `point`: every prompt, shared prefix and dataset order
+    of that measurement derives from it.
+
+    The point's id and `salt` (which measurement of the point: "" for the first,
+    `CONFIRM_SALT`, "soak-window-3", ...) are part of it because a server with a prefix cache
+    (vLLM's automatic prefix caching, llama.cpp's prompt cache: both on by default) answers a
+    prompt it has seen without prefilling it; the next point of a sweep, a confirmation or a
+    soak window sending the same prompts again would measure the cache, not the engine."""
+    return f"{profile.seed}:{point.id}:{salt}"
+
+
 def prompt_seed(
     profile: PerfProfile, point: LoadPoint, epoch: int, index: int, salt: str = ""
 ) -> str:
-    """The per-prompt seed: warmup prompts use epoch -1.
-
-    The point's id and `salt` (which measurement of the point: "" for the first, "confirm",
-    "soak-window-3", ...) are part of it because a server with a prefix cache (vLLM's automatic
-    prefix caching, llama.cpp's prompt cache: both on by default) answers a prompt it has seen
-    without prefilling it; the next point of a sweep, a confirmation or a soak window sending
-    the same prompts again would measure the cache, not the engine."""
-    return f"{profile.seed}:{point.id}:{salt}:{epoch}:{index}"
+    """The per-prompt seed: warmup prompts use epoch -1."""
+    return f"{measurement_seed(profile, point, salt)}:{epoch}:{index}"
 
 
 def prefix_seeds(profile: PerfProfile, point: LoadPoint, salt: str = "") -> list[str]:
-    """The shared prefixes' seeds (`prefix_count` groups): shared within one measurement of a
-    point, new for every point and salt, as `prompt_seed` is."""
-    return [
-        f"{profile.seed}:{point.id}:{salt}:prefix:{group}" for group in range(profile.prefix_count)
-    ]
+    """The shared prefixes' seeds (`prefix_count` groups): shared within one measurement."""
+    stem = measurement_seed(profile, point, salt)
+    return [f"{stem}:prefix:{group}" for group in range(profile.prefix_count)]
 
 
 def draw_lengths(
