@@ -46,7 +46,7 @@ from cibench.perf.stats import (
     turn_ttft,
 )
 from cibench.perf.target import RunTarget
-from cibench.perf.tokencount import PROBE_EXACT_PROMPTS, open_counter
+from cibench.perf.tokencount import PROBE_CALIBRATION_PROMPTS, open_counter
 from cibench.perf.workers import execute_in_processes
 from cibench.perf.workload import (
     SizedPrompt,
@@ -165,7 +165,7 @@ def _prompts(
             counter = open_counter(
                 client, target.base_url, target.model, profile.api, profile.sizing
             )
-            exact = None if counter.method == "tokenize" else PROBE_EXACT_PROMPTS
+            exact = None if counter.method == "tokenize" else PROBE_CALIBRATION_PROMPTS
             tolerance = profile.input_tolerance
             if profile.prefix_count:
                 prompts = build_shared_prefix_prompts(

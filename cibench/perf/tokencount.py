@@ -15,10 +15,11 @@ from cibench.config.perf import Sizing
 from cibench.errors import CibenchError
 from cibench.perf.workload import chat_body
 
-__all__ = ["PROBE_EXACT_PROMPTS", "TokenCounter", "open_counter"]
+__all__ = ["PROBE_CALIBRATION_PROMPTS", "TokenCounter", "open_counter"]
 
-PROBE_EXACT_PROMPTS = 4
-"""Prompts measured exactly by usage probes; the rest reuse their tokens-per-unit ratio."""
+PROBE_CALIBRATION_PROMPTS = 4
+"""Calibration prompts sized by usage probes; the measured prompts take their pooled
+tokens-per-unit ratio and are never probed themselves (`cibench.perf.workload.build_prompts`)."""
 
 
 @dataclass(slots=True)

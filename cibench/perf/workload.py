@@ -247,36 +247,54 @@ def build_prompts(
     """One prompt per seed, sized to its target with `count`: the first alone (it calibrates
     the tokens-per-unit ratio), the rest `workers` at a time (`count` must be thread-safe).
 
-    With `exact` set, only the first `exact` prompts are measured; the others take the
-    calibrated unit count unmeasured (for servers where counting costs a real request).
+    With `exact` set (counting costs a real request: a usage probe), no prompt that will be
+    measured is counted. A probe is a completion, and a server with a prompt cache (llama.cpp's
+    and vLLM's are on by default) keeps it: the probed prompts would then be answered from the
+    cache when measured, their TTFT a cache hit's. Instead `exact` calibration prompts of their
+    own seeds are sized, and every prompt takes their pooled tokens-per-unit ratio, unmeasured.
     """
     pairs = list(zip(seeds, targets, strict=True))
     if not pairs:
         return []
+    if exact is not None:
+        calibration = [(f"{seed}:calibration", target) for seed, target in pairs[: max(1, exact)]]
+        sized = build_prompts(
+            [seed for seed, _ in calibration],
+            [target for _, target in calibration],
+            tolerance,
+            count,
+            None,
+            workers,
+        )
+        counted = [prompt for prompt in sized if prompt.tokens]
+        ratio = (
+            max(0.05, sum(p.tokens or 0 for p in counted) / sum(p.units for p in counted))
+            if counted
+            else GUESSED_TOKENS_PER_UNIT
+        )
+        return [_unmeasured(seed, target, ratio) for seed, target in pairs]
     first = size_prompt(pairs[0][0], pairs[0][1], tolerance, count)  # calibrates the ratio
     ratio = max(0.05, first.tokens / first.units) if first.tokens else GUESSED_TOKENS_PER_UNIT
-    measured = len(pairs) if exact is None else max(1, exact)
 
-    def sized(pair: tuple[str, int]) -> SizedPrompt:
+    def sized_one(pair: tuple[str, int]) -> SizedPrompt:
         return size_prompt(pair[0], pair[1], tolerance, count, ratio)
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        prompts = [first, *pool.map(sized, pairs[1:measured])]
-    for seed, target in pairs[measured:]:
-        units = max(1, round(target / ratio))
-        text = "".join(random_units(random.Random(seed), units)).strip()
-        prompts.append(SizedPrompt(text, None, units))
-    return prompts
+        return [first, *pool.map(sized_one, pairs[1:])]
+
+
+def _unmeasured(seed: str, target: int, tokens_per_unit: float) -> SizedPrompt:
+    """The seed's prompt of `target / tokens_per_unit` units, not counted."""
+    units = max(1, round(target / tokens_per_unit))
+    return SizedPrompt("".join(random_units(random.Random(seed), units)).strip(), None, units)
 
 
 def unsized_prompts(seeds: Sequence[str], targets: Sequence[int]) -> list[SizedPrompt]:
     """Prompts of the guessed unit count, unmeasured (when the server cannot count tokens)."""
-    prompts: list[SizedPrompt] = []
-    for seed, target in zip(seeds, targets, strict=True):
-        units = max(1, round(target / GUESSED_TOKENS_PER_UNIT))
-        text = "".join(random_units(random.Random(seed), units)).strip()
-        prompts.append(SizedPrompt(text, None, units))
-    return prompts
+    return [
+        _unmeasured(seed, target, GUESSED_TOKENS_PER_UNIT)
+        for seed, target in zip(seeds, targets, strict=True)
+    ]
 
 
 def build_shared_prefix_prompts(

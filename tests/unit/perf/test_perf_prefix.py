@@ -72,6 +72,22 @@ def test_no_measurement_is_served_from_an_earlier_ones_prompts(tmp_path: Path) -
         assert hit_rate(c2, "confirm", "same-again") > 0.9  # the cache does work
 
 
+def test_sizing_by_usage_probes_leaves_no_measured_prompt_in_the_cache(tmp_path: Path) -> None:
+    """A server without a chat /tokenize (llama.cpp's takes raw text) is sized with 1-token
+    completions; those must not be the measured prompts, or the first requests measure the
+    prompt cache (seen on llama.cpp: TTFT 17-45 ms against 300-700 ms for new prompts)."""
+    profile = PerfProfile.model_validate(
+        {"input_length": [256], "output_length": [4], "concurrency": [1], "num_requests": 6,
+         "warmup": 1, "backend": "asyncio", "sizing": "usage"}
+    )  # fmt: skip
+    with run_simulator(*CACHING_SIM) as url:
+        target = RunTarget(url, "sim-model", "sim", "sim-test")
+        outcome = run_point(target, profile, profile.load_points()[0], ScenarioWriter(tmp_path))
+    assert outcome.sizing == "usage"
+    summary = read_summary(outcome.summary_csv)[0]
+    assert float(summary["SERVER_PREFIX_CACHE_HIT_RATE"]) < 0.05  # was 0.5: 3 of 6 probed
+
+
 def test_hit_rate_from_counter_deltas_or_the_v0_gauge() -> None:
     before = parse_totals("vllm:prefix_cache_queries_total 100\nvllm:prefix_cache_hits_total 10\n")
     after = parse_totals("vllm:prefix_cache_queries_total 300\nvllm:prefix_cache_hits_total 160\n")

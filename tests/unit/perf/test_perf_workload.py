@@ -13,6 +13,7 @@ from cibench.config.perf import PerfProfile
 from cibench.perf.tokencount import open_counter
 from cibench.perf.workload import (
     build_prompts,
+    chat_body,
     draw_lengths,
     random_units,
     request_body,
@@ -66,14 +67,26 @@ def test_prompts_sized_with_the_servers_tokenize(sim: str, api: str) -> None:
             assert usage["prompt_tokens"] == prompt.tokens  # the count the server will report
 
 
-def test_prompts_sized_with_usage_probes(sim: str) -> None:
+def test_usage_probes_calibrate_on_prompts_that_are_never_measured(sim: str) -> None:
+    asked: list[str] = []
     with httpx.Client() as client:
         counter = open_counter(client, sim, "sim-model", "chat", "usage")
-        prompts = build_prompts([f"p{i}" for i in range(6)], [120] * 6, 2, counter, exact=2)
-    measured = [p.tokens for p in prompts[:2]]
-    assert all(tokens is not None and abs(tokens - 120) <= 2 for tokens in measured)
-    assert [p.tokens for p in prompts[2:]] == [None] * 4  # calibrated, not probed
+
+        def count(text: str) -> int:
+            asked.append(text)
+            return counter(text)
+
+        prompts = build_prompts([f"p{i}" for i in range(6)], [120] * 6, 2, count, exact=2)
     assert counter.method == "usage"
+    assert [p.tokens for p in prompts] == [None] * 6  # calibrated, not probed
+    probed_heads = {text[:20] for text in asked}
+    assert not probed_heads & {p.text[:20] for p in prompts}  # no prompt's start was sent
+    assert len(probed_heads) == 2  # the two calibration prompts
+    with httpx.Client() as client:
+        for prompt in prompts:
+            body = {"model": "sim-model", "max_tokens": 1, **chat_body(prompt.text)}
+            usage = client.post(f"{sim}/v1/chat/completions", json=body).json()["usage"]
+            assert abs(usage["prompt_tokens"] - 120) <= 12  # the pooled ratio's error
 
 
 def test_request_body_asks_for_exact_output_length() -> None:
