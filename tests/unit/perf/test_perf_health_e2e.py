@@ -9,6 +9,7 @@ dispatcher wait, exactly as they would behind a busy client. The simulator stays
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,9 +25,31 @@ from tests.support.csv_cells import read_summary
 FAST = ("--prefill-base-ms", "5", "--itl-base-ms", "5", "--jitter", "0")
 
 
+HOG_STRETCH_S = 0.05
+"""How long each GIL-holding stretch lasts: twice the 25 ms receive-lag limit on any CPU."""
+
+
+def gil_stretch(seconds: float) -> int:
+    """The `sum(range(n))` size that holds the GIL about `seconds` on this machine.
+
+    A fixed size measured ~30 ms here and could be under the limit on a faster CPU (CI once
+    saw no breach at all), so the size is measured, not assumed.
+    """
+    n = 100_000
+    took = []
+    for _ in range(5):
+        start = time.perf_counter()
+        sum(range(n))
+        took.append(time.perf_counter() - start)
+    # The fastest try is the CPU's speed; slower ones were descheduled, and reading them as
+    # speed would shrink the stretch.
+    return max(n, int(n * seconds / max(min(took), 1e-6)))
+
+
 @contextmanager
-def gil_hog(chunk: int = 1_500_000) -> Iterator[None]:
-    """Keep the GIL busy in tens-of-milliseconds stretches while the block runs."""
+def gil_hog(stretch_s: float = HOG_STRETCH_S) -> Iterator[None]:
+    """Keep the GIL busy in `stretch_s`-long stretches while the block runs."""
+    chunk = gil_stretch(stretch_s)
     stop = threading.Event()
 
     def hog() -> None:

@@ -74,5 +74,7 @@ def test_event_loop_timers_have_sub_millisecond_resolution() -> None:
         late = loop.run_until_complete(overshoots())
     finally:
         loop.close()
-    # the default epoll loop rounds 2.3 ms up to 3 ms: a median overshoot of about 0.7 ms
-    assert statistics.median(late) < 0.0005
+    # the default epoll loop rounds 2.3 ms up to 3 ms: every overshoot is at least ~0.7 ms.
+    # A busy machine only adds lateness (one CI run: median 0.52 ms with sub-ms timers), so
+    # the lower quartile tells the two apart where the median may not.
+    assert statistics.quantiles(late, n=4)[0] < 0.0005
