@@ -26,9 +26,10 @@ on the pooled records. Kinds of trial:
   `--llama-requests` (100) requests (the shipped profile's 4 requests per worker leave a P99
   gate always INCONCLUSIVE, "low confidence").
 
-With `--interleaved` the confirmation also re-measures the baseline server first (a fresh one of
-the baseline scenario), as `gates.confirm.baseline_scenario` does in a PR run, and the gates pool
-it into the baseline.
+With `--interleaved` the confirmation is the interleaved A/B test that
+`gates.confirm.baseline_scenario` makes of it in a PR run: a fresh server of the baseline
+scenario beside the candidate's, the point's requests in `gates.confirm.blocks` blocks measured
+on both in ABBA order with the same prompts, and the verdict decided on those blocks alone.
 
 The simulator runs with `--jitter 0.1` (every interval x U[0.9, 1.1]) so that requests vary.
 Prints per kind: trials, FAIL / INCONCLUSIVE / PASS counts, re-measured count, and the rate.
@@ -37,28 +38,26 @@ Prints per kind: trials, FAIL / INCONCLUSIVE / PASS counts, re-measured count, a
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cibench.artifacts import RunWriter, ScenarioWriter, SessionFile, SessionScenario, read_run
+from cibench.artifacts import RunWriter, SessionFile, SessionScenario, read_run
 from cibench.config.loader import load_configs
 from cibench.config.perf import LoadPoint, PerfProfile
 from cibench.config.scenario import Scenario
 from cibench.config.settings import Settings
 from cibench.gates.baseline import from_artifacts, with_remeasured_baseline
-from cibench.gates.confirm import Confirmer, describe
+from cibench.gates.confirm import Confirmer, Remeasurement, describe, measuring
 from cibench.gates.rules import evaluate
 from cibench.gates.samples import load_run_samples
 from cibench.launch import Endpoint, open_endpoint
 from cibench.perf.runner import RunTarget, run_point
-from cibench.perf.workload import CONFIRM_SALT
 
 REPO = Path(__file__).resolve().parents[1]
 LATENCY_GATES = ("ttft_p99", "e2e_p99")
@@ -124,21 +123,21 @@ def measure(
         if confirmer is None:
             return False
 
-        def remeasure_baseline(where: Path) -> object:
+        baseline_server: list[Endpoint] = []  # started at the first block, kept for the rest
+
+        def remeasure_baseline(job: Remeasurement) -> object:
             assert baseline_scenario is not None
-            base = stack.enter_context(served(baseline_scenario, run_dir / "baseline-server"))
-            return run_point(
-                target.with_server(base), profile, point, ScenarioWriter(where), salt=CONFIRM_SALT
-            )
+            if not baseline_server:
+                log_dir = run_dir / "baseline-server"
+                baseline_server.append(stack.enter_context(served(baseline_scenario, log_dir)))
+            return measuring(target.with_server(baseline_server[0]), profile, point)(job)
 
         lines = confirmer.after_point(
             scenario.id,
             outcome.summary_csv,
             outcome.requests_csv,
             outcome.summary.duration_s,
-            lambda where: run_point(
-                target, profile, point, ScenarioWriter(where), salt=CONFIRM_SALT
-            ),
+            measuring(target, profile, point),
             remeasure_baseline if baseline_scenario is not None else None,
         )
     return any("re-measured" in line and "not re-measured" not in line for line in lines)
@@ -263,8 +262,8 @@ def main() -> int:
     parser.add_argument(
         "--interleaved",
         action="store_true",
-        help="confirm as with gates.confirm.baseline_scenario: re-measure the baseline server "
-        "too, before the candidate",
+        help="confirm as with gates.confirm.baseline_scenario: an interleaved A/B test of the "
+        "point on a fresh baseline server and the candidate, in ABBA blocks",
     )
     args = parser.parse_args()
     wanted = None if args.kinds is None else {k.strip() for k in args.kinds.split(",")}
@@ -285,7 +284,7 @@ def main() -> int:
         profile = configs.perf_profiles["pr"]
         point = next(p for p in profile.load_points() if p.concurrency == 4)
         if args.sim_requests is not None:
-            point = dataclasses.replace(point, num_requests=args.sim_requests)
+            point = replace(point, num_requests=args.sim_requests)
         sim = with_args(configs.scenario("local-sim"), jitter=args.jitter)
         n = args.n or 20
         run_kinds(

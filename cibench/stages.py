@@ -29,8 +29,8 @@ from cibench.errors import DatasetError
 from cibench.failures.logscan import LogPattern
 from cibench.functional.results import CaseRecord
 from cibench.functional.stage import CaseOutcome, Server, evaluate_case
+from cibench.gates.confirm import Remeasurement, measuring
 from cibench.perf.runner import PointOutcome, RunTarget, run_point
-from cibench.perf.workload import CONFIRM_SALT
 from cibench.plan import AccuracyItem, FunctionalItem, PerfItem
 from cibench.session import SESSION_KEY, CibenchSession, RunContext
 
@@ -162,17 +162,14 @@ def confirm(
     outcome: PointOutcome,
     write: Callable[[str], None] | None,
 ) -> None:
-    """PR runs: a point whose regression verdict is unsettled is measured once more now (and on
-    `gates.confirm.baseline_scenario` first, when one is configured)."""
+    """PR runs: a point whose regression verdict is unsettled is measured once more now (in
+    blocks interleaved with `gates.confirm.baseline_scenario`, when one is configured)."""
     profile, point = perf_point.profile, perf_point.point
 
-    def remeasure_baseline(where: Path) -> object:
+    def remeasure_baseline(job: Remeasurement) -> object:
         endpoint = session.confirm_baseline_endpoint()
         assert endpoint is not None  # only passed when a baseline scenario is configured
-        base = target.with_server(endpoint)
-        return run_point(
-            base, profile, point, ScenarioWriter(where), report=write, salt=CONFIRM_SALT
-        )
+        return measuring(target.with_server(endpoint), profile, point, write)(job)
 
     configured = session.settings.gates.confirm.baseline_scenario is not None
     for line in session.confirmer().after_point(
@@ -180,9 +177,7 @@ def confirm(
         outcome.summary_csv,
         outcome.requests_csv,
         outcome.summary.duration_s,
-        lambda where: run_point(
-            target, profile, point, ScenarioWriter(where), report=write, salt=CONFIRM_SALT
-        ),
+        measuring(target, profile, point, write),
         remeasure_baseline if configured else None,
     ):
         if write is not None:

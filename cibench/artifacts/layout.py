@@ -12,11 +12,12 @@ RUN_JSON = "run.json"
 ACCURACY_CSV = "accuracy.csv"
 PERF_DIR = "perf"
 CONFIRM_DIR = "confirm"
-"""`<scenario>/confirm/perf/`: a PR run's confirmation re-measurements (same file names as
-`perf/`, read only by the regression gates, which pool them with the first measurement)."""
+"""`<scenario>/confirm/<point>/perf/`: a PR run's confirmation re-measurements of one load point
+(`<point>`: `LoadPointKey.slug()`; same file names as `perf/`, read only by the regression
+gates); an interleaved confirmation's blocks are `<scenario>/confirm/<point>/block-N/perf/`."""
 CONFIRM_BASELINE_DIR = "confirm-baseline"
-"""`<scenario>/confirm-baseline/perf/`: the same load points measured on the baseline scenario
-(`gates.confirm.baseline_scenario`), interleaved with the confirmation; pooled into the baseline."""
+"""`<scenario>/confirm-baseline/<point>/block-N/perf/`: the same load point measured on the
+baseline scenario (`gates.confirm.baseline_scenario`), interleaved with the candidate's blocks."""
 FUNCTIONAL_GLOB = "functional*.csv"
 SUMMARY_GLOB = "summary_*.csv"
 

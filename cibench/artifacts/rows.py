@@ -6,6 +6,7 @@ never header strings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -112,6 +113,11 @@ class LoadPointKey:
         if self.growth_rate:
             text += f" g{self.growth_rate}"
         return text
+
+    def slug(self) -> str:
+        """`describe()` as one file name, such as `fixed-threading-pool-c4-in128-out128`:
+        unlike the acs-bench file names it tells Poisson points apart by their rate."""
+        return re.sub(r"[^A-Za-z0-9.]+", "-", self.describe()).strip("-")
 
 
 DEFAULT_PERCENTILES = (50.0, 75.0, 90.0, 95.0, 99.0)

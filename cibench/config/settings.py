@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, NonNegativeFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator
 
 from cibench.config.base import StrictModel
 
@@ -30,9 +30,24 @@ class ConfirmSettings(StrictModel):
     take longer than what is left is not re-measured, and the output says so."""
     baseline_scenario: str | None = None
     """A scenario (configs/scenarios/ id) serving the baseline build on this machine. When set,
-    the confirm step measures the unsettled point on it too, interleaved with the candidate's
-    re-measurement (baseline, then candidate), and the gates pool that fresh baseline
-    measurement with the recorded one."""
+    the confirm step measures the unsettled point on both builds, interleaved in `blocks`, and
+    the gates decide on those blocks alone (docs/metrics.md#confirm-before-failing)."""
+    blocks: int = Field(default=4, ge=2, le=64)
+    """With `baseline_scenario`: the point's requests are split into up to this many blocks
+    (an even number), each measured on both builds with the same prompts, in ABBA order
+    (baseline, candidate, candidate, baseline, ...), so that a machine getting slower or faster
+    over the minutes of the confirmation weighs on both builds alike. Fewer blocks where a
+    block would hold under 4 requests per concurrent stream."""
+
+    @field_validator("blocks")
+    @classmethod
+    def _whole_abba_pairs(cls, blocks: int) -> int:
+        if blocks % 2:
+            raise ValueError(
+                "must be even: blocks run in ABBA pairs, and an odd block would measure one "
+                "build before the other without its mirror"
+            )
+        return blocks
 
 
 class GateThresholds(StrictModel):

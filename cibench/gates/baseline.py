@@ -33,7 +33,7 @@ from cibench.config.capacity import LOAD_AXES
 from cibench.errors import BaselineMissing, BaselineUnreadable, CibenchError
 from cibench.gates.interval import as_floats, robust_spread
 from cibench.gates.rules import REGRESSION_GATES, Baseline, BaselinePoint, baseline_point
-from cibench.gates.samples import load_run_samples, pooled, remeasured_baseline
+from cibench.gates.samples import interleaved_samples, load_run_samples
 from cibench.urls import redact_userinfo, url_problem
 
 PUSHGATEWAY_KEYWORD = "pushgateway"
@@ -283,31 +283,29 @@ def with_history(
 
 
 def remeasured_point(base: BaselinePoint, perf_dir: Path, point: PerfSummaryRow) -> BaselinePoint:
-    """`base` with the confirm step's fresh measurement of `point` on the baseline scenario
-    pooled in (records, P99s from the pooled records, QPS the mean of both), or `base` itself
-    when there is none."""
-    fresh = remeasured_baseline(perf_dir, point)
-    if fresh is None:
+    """`base` with its figures replaced by the baseline scenario's blocks of an interleaved
+    confirmation of `point` (P99s from their records, QPS the mean of the blocks'), or `base`
+    itself when there was none; its history spread stays."""
+    interleaved = interleaved_samples(perf_dir, point)
+    if interleaved is None:
         return base
-    both = pooled(base.samples, fresh) if base.samples is not None else fresh
-    qps = [value for value in (base.qps, *fresh.confirm_qps) if value is not None]
+    blocks = interleaved[1]
 
-    def p99(values: np.ndarray, recorded: float | None) -> float | None:
-        return float(np.percentile(values, 99)) if values.size else recorded
+    def p99(values: np.ndarray) -> float | None:
+        return float(np.percentile(values, 99)) if values.size else None
 
     return replace(
         base,
-        ttft_p99_s=p99(both.ttft_s, base.ttft_p99_s),
-        e2e_p99_s=p99(both.e2e_s, base.e2e_p99_s),
-        qps=sum(qps) / len(qps) if qps else None,
-        samples=both,
-        remeasured=True,
+        ttft_p99_s=p99(blocks.ttft_s),
+        e2e_p99_s=p99(blocks.e2e_s),
+        qps=sum(blocks.confirm_qps) / len(blocks.confirm_qps) if blocks.confirm_qps else None,
+        samples=blocks,
     )
 
 
 def with_remeasured_baseline(baseline: Baseline | None, run: RunResults) -> Baseline | None:
-    """The baseline with every fresh baseline-scenario measurement of `run`'s confirm step
-    pooled in (`gates.confirm.baseline_scenario`)."""
+    """The baseline with every point that `run`'s confirm step measured on the baseline
+    scenario (`gates.confirm.baseline_scenario`) replaced by those blocks."""
     if baseline is None:
         return None
     points = dict(baseline.points)

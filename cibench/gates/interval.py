@@ -7,7 +7,10 @@ interval is a percentile bootstrap: both runs' requests are resampled with repla
 `resamples` times (vectorised as one index matrix per run), the statistic is recomputed on every
 replicate, and the central `confidence` share of the replicate ratios is the interval. A baseline
 without per-request records (a Pushgateway quantile) is held fixed; only the candidate is
-resampled. See docs/metrics.md for the reasoning and its limits.
+resampled. When both runs sent the same prompts, request for request (the blocks of an
+interleaved confirmation), the pairs are resampled together (`paired`): a prompt that is slow on
+one server is slow on the other, and resampling it on one side only would count the prompts'
+spread as if it were the servers'. See docs/metrics.md for the reasoning and its limits.
 """
 
 from __future__ import annotations
@@ -65,12 +68,17 @@ def _indices(rng: np.random.Generator, n: int, resamples: int) -> list[npt.NDArr
 
 
 def bootstrap_percentile(
-    values: Floats, q: float, resamples: int, rng: np.random.Generator
+    values: Floats,
+    q: float,
+    resamples: int,
+    rng: np.random.Generator,
+    blocks: list[npt.NDArray[np.intp]] | None = None,
 ) -> Floats:
     """The q-th percentile (0-100, linear interpolation as in the perf summary) of `resamples`
-    bootstrap replicates of `values`."""
-    parts = [np.percentile(values[idx], q, axis=1) for idx in _indices(rng, values.size, resamples)]
-    return np.concatenate(parts)
+    bootstrap replicates of `values`. `blocks`: the resampling indices to use (shared with a
+    paired sample), else drawn here."""
+    chosen = blocks if blocks is not None else _indices(rng, values.size, resamples)
+    return np.concatenate([np.percentile(values[idx], q, axis=1) for idx in chosen])
 
 
 def throughput_estimate(sample: ThroughputSample) -> float:
@@ -81,12 +89,18 @@ def throughput_estimate(sample: ThroughputSample) -> float:
 
 
 def bootstrap_throughput(
-    sample: ThroughputSample, resamples: int, rng: np.random.Generator, *, open_loop: bool
+    sample: ThroughputSample,
+    resamples: int,
+    rng: np.random.Generator,
+    *,
+    open_loop: bool,
+    blocks: list[npt.NDArray[np.intp]] | None = None,
 ) -> Floats:
     """Bootstrap replicates of `throughput_estimate` (closed loop) or of the success share
-    (open loop, where the arrival schedule, not the latency, sets the rate)."""
+    (open loop, where the arrival schedule, not the latency, sets the rate). `blocks`: the
+    resampling indices to use (shared with a paired sample), else drawn here."""
     parts = []
-    for idx in _indices(rng, sample.successes.size, resamples):
+    for idx in blocks if blocks is not None else _indices(rng, sample.successes.size, resamples):
         share = np.mean(sample.successes[idx], axis=1)
         if open_loop:
             parts.append(share)
@@ -119,6 +133,11 @@ def _interval(
     )
 
 
+def _pairs(paired: bool, candidate: Floats, baseline: Floats) -> bool:
+    """Whether to resample the two sides as pairs: asked for, and one value per pair each."""
+    return paired and candidate.size == baseline.size
+
+
 def percentile_ratio(
     candidate: Floats,
     baseline: Floats | float,
@@ -127,25 +146,30 @@ def percentile_ratio(
     resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
     seed: int = 0,
+    paired: bool = False,
 ) -> RatioInterval | None:
     """P_q(candidate) / P_q(baseline) with its bootstrap interval; `baseline` is either the
-    baseline's per-request values or a fixed number. None when either side has no data."""
+    baseline's per-request values or a fixed number. None when either side has no data.
+    `paired`: value i of both sides is the same prompt (equal sizes), resampled together."""
     if candidate.size == 0:
         return None
     rng = np.random.default_rng(seed)
     cand_point = float(np.percentile(candidate, q))
-    cand_reps = bootstrap_percentile(candidate, q, resamples, rng)
     if isinstance(baseline, float):
         if baseline <= 0:
             return None
-        ratios = cand_reps / baseline
+        ratios = bootstrap_percentile(candidate, q, resamples, rng) / baseline
         return _interval(ratios, cand_point / baseline, confidence, candidate.size, None)
     if baseline.size == 0:
         return None
     base_point = float(np.percentile(baseline, q))
     if base_point <= 0:
         return None
-    base_reps = bootstrap_percentile(baseline, q, resamples, rng)
+    shared = (
+        _indices(rng, candidate.size, resamples) if _pairs(paired, candidate, baseline) else None
+    )
+    cand_reps = bootstrap_percentile(candidate, q, resamples, rng, shared)
+    base_reps = bootstrap_percentile(baseline, q, resamples, rng, shared)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = cand_reps / base_reps
     return _interval(ratios, cand_point / base_point, confidence, candidate.size, baseline.size)
@@ -160,10 +184,12 @@ def throughput_ratio(
     resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
     seed: int = 0,
+    paired: bool = False,
 ) -> RatioInterval | None:
     """An interval for the measured QPS ratio: the bootstrap spread of the per-request
     throughput estimate, scaled so that it is centred on `measured_ratio` (the ratio of the
-    summaries' QPS, which is what the gate reports). `baseline` None = held fixed."""
+    summaries' QPS, which is what the gate reports). `baseline` None = held fixed; `paired`:
+    request i of both sides is the same prompt (equal sizes), resampled together."""
     if candidate.successes.size == 0 or measured_ratio <= 0:
         return None
     rng = np.random.default_rng(seed)
@@ -171,7 +197,10 @@ def throughput_ratio(
     def estimate(sample: ThroughputSample) -> float:
         return float(np.mean(sample.successes)) if open_loop else throughput_estimate(sample)
 
-    cand_reps = bootstrap_throughput(candidate, resamples, rng, open_loop=open_loop)
+    shared = None
+    if baseline is not None and _pairs(paired, candidate.successes, baseline.successes):
+        shared = _indices(rng, candidate.successes.size, resamples)
+    cand_reps = bootstrap_throughput(candidate, resamples, rng, open_loop=open_loop, blocks=shared)
     cand_point = estimate(candidate)
     if cand_point <= 0:
         return None
@@ -180,7 +209,7 @@ def throughput_ratio(
         return _interval(
             relative * measured_ratio, measured_ratio, confidence, candidate.successes.size, None
         )
-    base_reps = bootstrap_throughput(baseline, resamples, rng, open_loop=open_loop)
+    base_reps = bootstrap_throughput(baseline, resamples, rng, open_loop=open_loop, blocks=shared)
     base_point = estimate(baseline)
     if base_point <= 0:
         return None

@@ -155,8 +155,6 @@ class BaselinePoint:
     """Relative day-to-day spread per regression gate, from previous daily runs."""
     history_runs: int = 0
     """How many daily runs `spread` rests on."""
-    remeasured: bool = False
-    """The confirm step measured the point on the baseline scenario too (pooled in)."""
 
     def value(self, gate: str) -> float | None:
         """The baseline number a regression gate compares with."""
@@ -483,6 +481,7 @@ def ratio_interval(
     if candidate is None:
         return None
     resamples, confidence = thresholds.bootstrap_resamples, thresholds.confidence
+    paired = candidate.paired_with(reference)
     if spec.percentile is None:
         return throughput_ratio(
             candidate.throughput,
@@ -492,13 +491,20 @@ def ratio_interval(
             resamples=resamples,
             confidence=confidence,
             seed=seed,
+            paired=paired,
         )
     values = candidate.ttft_s if spec.gate == "ttft_p99" else candidate.e2e_s
     base: Floats | float = float(baseline)
     if reference is not None:
         base = reference.ttft_s if spec.gate == "ttft_p99" else reference.e2e_s
     return percentile_ratio(
-        values, base, spec.percentile, resamples=resamples, confidence=confidence, seed=seed
+        values,
+        base,
+        spec.percentile,
+        resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+        paired=paired,
     )
 
 
@@ -537,14 +543,23 @@ def regression_verdict(
     current = spec.current(point)
     if current is not None and candidate and candidate.confirm_qps and spec.percentile is None:
         # a confirmed point's throughput: the mean of the measurement and its re-measurement
-        current = (current + sum(candidate.confirm_qps)) / (1 + len(candidate.confirm_qps))
+        # (of the blocks alone, after an interleaved confirmation)
+        blocks = candidate.confirm_qps
+        first = () if candidate.interleaved else (current,)
+        current = sum((*first, *blocks)) / (len(first) + len(blocks))
     baseline = base.value(spec.gate)
+    # Day-to-day spread widens a margin for a baseline measured days ago; blocks measured side
+    # by side on both builds share their moment, so the configured margin is the one that fits.
+    interleaved = candidate is not None and candidate.interleaved
+    spread = base.spread.get(spec.gate)
     margin, margin_note = effective_margin(
         configured_margin(spec.gate, thresholds),
-        base.spread.get(spec.gate),
+        None if interleaved else spread,
         thresholds.history_k,
         base.history_runs,
     )
+    if interleaved and spread is not None:
+        margin_note += "; no history widening: both builds were measured side by side"
     verdict = Verdict(spec.gate, "perf", scenario, subject, spec.metric, current, baseline, margin)
     verdict = replace(verdict, margin_note=margin_note)
     if baseline is None or baseline <= 0:
@@ -572,9 +587,14 @@ def regression_verdict(
         if candidate is not None and candidate.confirmed:
             # the pooled records' estimate, so that delta and interval describe the same data
             current = interval.ratio * baseline
+        if candidate is not None and interleaved:
+            paired = "paired by prompt" if candidate.paired_with(base.samples) else "unpaired"
+            notes.append(
+                f"decided on the interleaved re-measurement: {len(candidate.files)} blocks per "
+                f"side, {paired}"
+            )
+        elif candidate is not None and candidate.confirmed:
             notes.append(f"re-measured: {len(candidate.files)} measurements pooled")
-        if base.remeasured and base.samples is not None:
-            notes.append(f"baseline re-measured: {len(base.samples.files)} measurements pooled")
     weak = _low_confidence(spec, candidate, base.samples, thresholds)
     if weak:
         notes.append(weak)

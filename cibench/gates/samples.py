@@ -4,7 +4,10 @@ The acs-bench file name carries control method, concurrency, backend and lengths
 point's requests file is found by name when exactly one file fits (Poisson points at several
 rates share a name: they get no samples, and their gates compare point estimates). A missing
 or unreadable file means no samples. A PR run's confirmation re-measurement of the point
-(`<scenario>/confirm/perf/`, `cibench.gates.confirm`) is pooled with the first measurement.
+(`<scenario>/confirm/<point>/perf/`, `cibench.gates.confirm`; one directory per point, so that
+the rate tells Poisson points apart there) is pooled with the first measurement. An interleaved
+confirmation (`<scenario>/confirm/<point>/block-N/perf/` and `confirm-baseline/<point>/block-N/`)
+supersedes both sides' earlier measurements: its blocks saw the same moments of the machine.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from cibench.artifacts.layout import CONFIRM_BASELINE_DIR, CONFIRM_DIR, PERF_DIR
 from cibench.errors import CibenchError
 from cibench.gates.interval import Floats, ThroughputSample, as_floats
 
+BLOCK_PREFIX = "block-"
+"""`<scenario>/confirm/<point>/block-N/`: block N of an interleaved confirmation (1-based)."""
+
 
 @dataclass(frozen=True, slots=True)
 class PointSamples:
@@ -40,6 +46,15 @@ class PointSamples:
     """The QPS of each confirmation re-measurement pooled into these samples."""
     confirmed: bool = False
     """True when a confirmation re-measurement is part of these samples."""
+    interleaved: bool = False
+    """True when these are the blocks of an interleaved confirmation (and nothing else)."""
+    keys: tuple[str, ...] = ()
+    """Per request, in array order, `block:epoch:index` (which prompt it sent); set only when
+    every request succeeded, so that all three arrays line up with it."""
+
+    def paired_with(self, other: PointSamples | None) -> bool:
+        """Whether request i here sent the same prompt as request i of `other`, for every i."""
+        return other is not None and bool(self.keys) and self.keys == other.keys
 
     @property
     def count(self) -> int:
@@ -88,10 +103,11 @@ def requests_files(perf_dir: Path, point: PerfSummaryRow) -> list[Path]:
     return matches if len(matches) == 1 else []
 
 
-def confirm_dir(perf_dir: Path, which: str = CONFIRM_DIR) -> Path:
-    """Where the confirmation re-measurements of the points in `perf_dir` are written
-    (`which`: `confirm` for the candidate, `confirm-baseline` for the baseline scenario)."""
-    return perf_dir.parent / which / PERF_DIR
+def confirm_root(perf_dir: Path, key: LoadPointKey, which: str = CONFIRM_DIR) -> Path:
+    """The directory a confirmation of the point `key` of `perf_dir` is recorded under (its
+    `perf/`, or its blocks' `block-N/perf/`); `which`: `confirm` for the candidate,
+    `confirm-baseline` for the baseline scenario."""
+    return perf_dir.parent / which / key.slug()
 
 
 def _confirmations(again: Path, point: PerfSummaryRow) -> tuple[list[Path], list[float]]:
@@ -123,35 +139,80 @@ def _samples(paths: list[Path], confirm_qps: list[float], confirmed: bool) -> Po
 
 
 def load_point_samples(perf_dir: Path, point: PerfSummaryRow) -> PointSamples | None:
-    """The point's samples (with any confirmation pooled), or None without one readable
-    requests file."""
+    """The point's samples: an interleaved confirmation's candidate blocks alone, else its
+    first measurement with any confirmation pooled; None without one readable requests file."""
+    both = interleaved_samples(perf_dir, point)
+    if both is not None:
+        return both[0]
     found = requests_files(perf_dir, point)
     if not found:
         return None
-    confirm, confirm_qps = _confirmations(confirm_dir(perf_dir), point)
+    confirm, confirm_qps = _confirmations(confirm_root(perf_dir, point.key) / PERF_DIR, point)
     return _samples(found + confirm, confirm_qps, bool(confirm))
 
 
-def remeasured_baseline(perf_dir: Path, point: PerfSummaryRow) -> PointSamples | None:
-    """The point as measured on the baseline scenario by the confirm step (`confirm_qps`: its
-    summary QPS), or None when it was not."""
-    files, qps = _confirmations(confirm_dir(perf_dir, CONFIRM_BASELINE_DIR), point)
-    return _samples(files, qps, True) if files else None
+def _blocks(root: Path, point: PerfSummaryRow) -> dict[int, tuple[Path, list[float]]]:
+    """The point's requests file and summary QPS in each `root/block-N/perf/`, by N."""
+    found: dict[int, tuple[Path, list[float]]] = {}
+    for block in root.glob(f"{BLOCK_PREFIX}*"):
+        number = block.name.removeprefix(BLOCK_PREFIX)
+        files, qps = _confirmations(block / PERF_DIR, point)
+        if number.isdigit() and len(files) == 1 and qps:
+            found[int(number)] = (files[0], qps)
+    return found
 
 
-def pooled(first: PointSamples, second: PointSamples) -> PointSamples:
-    """Both samples as one (pure)."""
-    return PointSamples(
-        ttft_s=np.concatenate([first.ttft_s, second.ttft_s]),
-        e2e_s=np.concatenate([first.e2e_s, second.e2e_s]),
-        throughput=ThroughputSample(
-            np.concatenate([first.throughput.durations_s, second.throughput.durations_s]),
-            np.concatenate([first.throughput.successes, second.throughput.successes]),
-        ),
-        files=first.files + second.files,
-        confirm_qps=first.confirm_qps + second.confirm_qps,
-        confirmed=True,
+def balanced_blocks(candidate: Iterable[int], baseline: Iterable[int]) -> list[int]:
+    """The blocks that count (pure): 1, 2, ... while both builds measured them, cut to an even
+    number, so that every ABBA pair is whole (a lone block ran the baseline first, which a
+    machine drifting over the confirmation would favour or penalise)."""
+    both = set(candidate) & set(baseline)
+    count = 0
+    while count + 1 in both:
+        count += 1
+    return list(range(1, count - count % 2 + 1))
+
+
+def _block_samples(blocks: list[tuple[int, Path, list[float]]]) -> PointSamples | None:
+    """One side of an interleaved confirmation: its blocks' requests in (block, epoch, index)
+    order, with pairing keys when every request succeeded."""
+    rows: list[tuple[tuple[int, int, int], PerfRequestRow]] = []
+    try:
+        for number, path, _ in blocks:
+            rows += [((number, r.epoch or 0, r.request_index or 0), r) for r in read_requests(path)]
+    except (OSError, ValueError, CibenchError):
+        return None
+    if not rows:
+        return None
+    rows.sort(key=lambda pair: pair[0])
+    ordered = [row for _, row in rows]
+    samples = samples_from_rows(ordered, tuple(path.name for _, path, _ in blocks))
+    complete = all(
+        r.success and r.ttft_s is not None and r.e2e_s is not None and r.total_time_s is not None
+        for r in ordered
     )
+    keys = tuple(f"{b}:{e}:{i}" for (b, e, i), _ in rows) if complete else ()
+    qps = tuple(value for _, _, values in blocks for value in values)
+    return replace(samples, confirm_qps=qps, confirmed=True, interleaved=True, keys=keys)
+
+
+def interleaved_samples(
+    perf_dir: Path, point: PerfSummaryRow
+) -> tuple[PointSamples, PointSamples] | None:
+    """(candidate, baseline) of the point's interleaved confirmation: the blocks measured on
+    both sides, or None when there was none or a baseline request failed."""
+    candidate = _blocks(confirm_root(perf_dir, point.key), point)
+    baseline = _blocks(confirm_root(perf_dir, point.key, CONFIRM_BASELINE_DIR), point)
+    common = balanced_blocks(candidate, baseline)
+    if not common:
+        return None
+    cand = _block_samples([(n, *candidate[n]) for n in common])
+    base = _block_samples([(n, *baseline[n]) for n in common])
+    if cand is None or base is None or not np.all(base.throughput.successes == 1.0):
+        # a baseline build that failed requests (it died, say) would flatter the candidate:
+        # then the first measurement against the recorded baseline decides, as before
+        return None
+    return cand, base
 
 
 def load_run_samples(run: RunResults) -> dict[tuple[str, LoadPointKey], PointSamples]:

@@ -197,11 +197,11 @@ def write_complete_run(
 
 
 def record_measured_point(
-    writer: ScenarioWriter, ttft_s: Sequence[float], e2e_s: Sequence[float]
+    writer: ScenarioWriter, ttft_s: Sequence[float], e2e_s: Sequence[float], **fields: Any
 ) -> LoadPointFiles:
     """Record a load point of successful requests with these latencies (the stage's writer) and
     the summary row they give: P99s as the perf stage computes them (linear interpolation), QPS
-    from Little's law with 2 streams."""
+    from Little's law with 2 streams; `fields` go to `perf_row` (the point's parameters)."""
     import numpy as np  # only the tests that write records need it
 
     requests = [
@@ -216,5 +216,6 @@ def record_measured_point(
         requests=len(requests),
         provider="sim",
         dataset="random",
+        **fields,
     )
     return writer.record_load_point(row, requests)

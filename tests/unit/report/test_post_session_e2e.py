@@ -205,6 +205,37 @@ def test_pr_run_on_a_30_percent_slower_server_fails_naming_ttft_and_e2e(
     assert int(str(suite.get("failures"))) == len(failing)
 
 
+def test_a_slower_runner_is_cleared_by_the_baseline_build_measured_beside_the_candidate(
+    daily: Session, tmp_path: Path
+) -> None:
+    """The runner got 30 % slower since the daily (both builds are): against the recorded
+    baseline every latency gate fails, but with the baseline build served here
+    (`gates.confirm.baseline_scenario`) the confirmation is an interleaved A/B test that sees
+    both builds equally slow, and it alone decides."""
+    configs = make_configs(tmp_path, {**STEADY_SIM, "slowdown": 1.3}, PROFILE)
+    scenario = yaml.safe_load((configs / "scenarios" / "local-sim.yaml").read_text())
+    main_build = {**scenario, "id": "main-build"}
+    (configs / "scenarios" / "main-build.yaml").write_text(yaml.safe_dump(main_build))
+    settings = configs / "settings.yaml"
+    settings.write_text(
+        settings.read_text().replace("baseline_scenario: null", "baseline_scenario: main-build")
+    )
+
+    pr = run_session(tmp_path, configs, "pr-slow-runner", "--scenario", "local-sim",
+                     "--run-type", "pr", f"--baseline={daily.run_dir}")  # fmt: skip
+
+    assert pr.returncode == 0, pr.output
+    # 4 requests at c2: one ABBA pair of blocks (a block keeps >= 4 requests per stream if it can)
+    assert "re-measured interleaved with the baseline scenario (2 blocks of 2" in pr.output
+    verdicts = {v["gate"]: v for v in pr.gates()["verdicts"] if v["scenario"] == "local-sim"}
+    for gate in ("ttft_p99", "e2e_p99", "qps"):
+        assert verdicts[gate]["verdict"] == "pass", verdicts[gate]
+        assert "decided on the interleaved re-measurement" in verdicts[gate]["detail"]
+    [point_dir] = (pr.run_dir / "local-sim" / "confirm-baseline").iterdir()  # one per point
+    assert point_dir.name.startswith("fixed-threading-pool-c2-")
+    assert sorted(p.name for p in point_dir.iterdir()) == ["block-1", "block-2"]
+
+
 def test_ten_percent_injected_errors_fail_the_failure_ratio_gate(tmp_path: Path) -> None:
     profile = {**PROFILE, "concurrency": [4], "num_requests_per_concurrency": 20}
     configs = make_configs(tmp_path, {**FAST_SIM, "error_ratio": 0.1}, profile)
