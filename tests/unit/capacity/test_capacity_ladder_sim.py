@@ -15,6 +15,7 @@ from cibench.capacity.ladder import run_ladder
 from cibench.config.perf import PerfProfile
 from cibench.perf.runner import RunTarget
 from cibench.sim.testing import run_simulator
+from tests.support.configs import BUSY_HOST_TOLERANCE
 
 
 def ladder_profile(ladder: dict[str, object], **fields: object) -> PerfProfile:
@@ -26,8 +27,10 @@ def ladder_profile(ladder: dict[str, object], **fields: object) -> PerfProfile:
             "output_length": [16],
             "warmup": 0,
             "timeout_seconds": 30,
-            "max_send_lag_ms": 500,
             "monitor_interval_seconds": 0,
+            # the ladder's stepping is under test, not the host's timing: a CI run saw the
+            # first 2-request step judged harness-bound while the xdist workers started
+            **BUSY_HOST_TOLERANCE,
             "ladder": ladder,
             **fields,
         }
