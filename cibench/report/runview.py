@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pandas as pd
 
@@ -28,7 +28,7 @@ from cibench.artifacts import (
 )
 from cibench.artifacts.codec import read_cells
 from cibench.errors import CibenchError
-from cibench.gates.rules import Status, Verdict
+from cibench.gates.rules import Verdict
 from cibench.report.summary import condense
 
 GATES_FILE = "gates.json"
@@ -320,21 +320,7 @@ def _gates(run_dir: Path) -> tuple[list[Verdict] | None, bool | None]:
     gates = RunReader(run_dir).gates()
     if gates is None:
         return None, None
-    verdicts = [
-        Verdict(
-            gate=record.gate,
-            stage=record.stage,
-            scenario=record.scenario,
-            subject=record.subject or "",
-            metric=record.metric,
-            current=record.current,
-            baseline=record.baseline,
-            threshold=record.threshold,
-            status=cast(Status, record.verdict),
-            detail=record.detail,
-        )
-        for record in gates.verdicts
-    ]
+    verdicts = [Verdict.from_record(record) for record in gates.verdicts]
     return verdicts, gates.failed
 
 
