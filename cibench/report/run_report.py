@@ -10,10 +10,17 @@ from pathlib import Path
 import pandas as pd
 
 from cibench.accuracy.interval import wilson_interval
+from cibench.gates.rules import Verdict
 from cibench.report import page
 from cibench.report.capacity_section import capacity_section
 from cibench.report.perf_section import perf_section
-from cibench.report.runview import AccuracyView, RunView, ScenarioView
+from cibench.report.runview import AccuracyView, RunView, ScenarioView, verdict_record
+from cibench.report.summary import (
+    REGRESSION_GATE_NAMES,
+    condense,
+    format_interval,
+    format_margin,
+)
 
 REPORT_FILE = "report.html"
 GATE_COLUMNS = {
@@ -23,8 +30,8 @@ GATE_COLUMNS = {
     "metric": "metric",
     "baseline": "baseline",
     "current": "current",
-    "delta": "delta",
-    "threshold": "threshold",
+    "delta": "delta [interval]",
+    "threshold": "margin / threshold",
     "verdict": "verdict",
     "detail": "detail",
 }
@@ -100,19 +107,22 @@ def header(run: RunView, baseline: RunView | None) -> str:
     )
 
 
-def _delta(value: object) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "-"
-    return page.esc(f"{float(str(value)) * 100:+.1f}%")
+def gate_row(verdict: Verdict) -> dict[str, object]:
+    """A verdict as the report shows it: a regression gate's delta with its interval and the
+    margin it applied (`14.2% (history)`), as in the terminal table; other gates' threshold."""
+    regression = verdict.gate in REGRESSION_GATE_NAMES
+    return {
+        **verdict_record(verdict),
+        "delta": format_interval(verdict),
+        "threshold": format_margin(verdict) if regression else verdict.threshold,
+    }
 
 
 def gates_section(run: RunView) -> str:
     """Every gate verdict, coloured; failures first."""
     if not run.verdicts:
         return page.section("Gates", page.note("No gate verdicts in this run (gates disabled?)."))
-    frame = run.gates(folded=True)
-    if "delta" not in frame.columns:
-        frame["delta"] = None
+    frame = pd.DataFrame([gate_row(verdict) for verdict in condense(run.verdicts)])
     order = {"fail": 0, "no data": 1, "no baseline": 2, "pass": 3}
     frame = frame.assign(_o=frame["verdict"].map(lambda v: order.get(str(v), 1)))
     frame = frame.sort_values("_o", kind="stable").drop(columns="_o")
@@ -120,9 +130,7 @@ def gates_section(run: RunView) -> str:
     counts = frame["verdict"].value_counts().to_dict()
     summary = ", ".join(f"{count} {name}" for name, count in counts.items())
     return page.section(
-        "Gates",
-        page.note(summary)
-        + page.table(shown, status_columns=("verdict",), formatters={"delta": _delta}),
+        "Gates", page.note(summary) + page.table(shown, status_columns=("verdict",))
     )
 
 

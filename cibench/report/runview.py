@@ -29,7 +29,6 @@ from cibench.artifacts import (
 from cibench.artifacts.codec import read_cells
 from cibench.errors import CibenchError
 from cibench.gates.rules import Verdict
-from cibench.report.summary import condense
 
 GATES_FILE = "gates.json"
 CAPABILITIES_FILE = "capabilities.json"
@@ -113,11 +112,9 @@ class RunView:
     gates_failed: bool | None
     """`gates.json` `failed`; None when there is no gates.json."""
 
-    def gates(self, *, folded: bool = False) -> pd.DataFrame:
-        """One row per verdict (the `gates.json` fields); `folded` merges passing completeness,
-        failure-ratio and functional rows per scenario, as the terminal table does."""
-        verdicts = condense(self.verdicts) if folded else self.verdicts
-        return pd.DataFrame([verdict_record(verdict) for verdict in verdicts])
+    def gates(self) -> pd.DataFrame:
+        """One row per verdict (the `gates.json` fields)."""
+        return pd.DataFrame([verdict_record(verdict) for verdict in self.verdicts])
 
     def scenario(self, scenario_id: str) -> ScenarioView | None:
         """The view of one scenario, or None when the run does not have it."""

@@ -7,6 +7,7 @@ same load points, so its report draws the baseline's curves beside its own.
 
 from __future__ import annotations
 
+import html as html_module
 import re
 import shutil
 from pathlib import Path
@@ -22,6 +23,7 @@ from cibench.report.browser import find_browser, visit
 from cibench.report.perf_section import curve_groups, failure_breakdown
 from cibench.report.run_report import render_run_report
 from cibench.report.runview import load_run
+from cibench.report.summary import REGRESSION_GATE_NAMES, format_interval, format_margin
 from tests.support.artifacts import perf_row, write_perf, write_run_json, write_session
 from tests.support.configs import run_session as sessions_run
 
@@ -129,6 +131,21 @@ def test_report_header_names_the_run_commit_model_hardware_and_verdict(
     for label, value in (("model", "sim-qwen-mini"), ("hardware", "cpu-sim"), ("baseline", "base")):
         assert re.search(rf"{label}\s+{re.escape(value)}", text), label
     assert re.search(r"cibench run current\s+(PASS|FAIL)", text)
+
+
+def test_gate_table_shows_each_regression_delta_with_its_interval_and_margin(
+    sessions: dict[str, tuple[str, Path]],
+) -> None:
+    _, run_dir = sessions["current"]
+    text = html_module.unescape(re.sub(r"<[^>]+>", " ", (run_dir / "report.html").read_text()))
+    regression = [v for v in load_run(run_dir).verdicts if v.gate in REGRESSION_GATE_NAMES]
+    with_interval = [v for v in regression if v.low is not None]
+    assert with_interval  # the candidate's records give every latency and QPS gate one
+    assert "delta [interval]" in text
+    assert "margin / threshold" in text
+    for verdict in with_interval:
+        row = rf"{re.escape(format_interval(verdict))}\s+{re.escape(format_margin(verdict))}"
+        assert re.search(row, text), (verdict, format_interval(verdict))
 
 
 def test_baseline_curves_are_drawn_dashed_beside_the_run(
